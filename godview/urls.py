@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from clients import views as client_views
+from integrations import admin_views as integration_admin_views
+
+urlpatterns = [
+    path("", client_views.client_list, name="home"),
+    path("clients/<str:key>/", client_views.client_detail, name="client-detail"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Password reset and change (also how a newly imported person sets a first password).
+    path("accounts/", include("django.contrib.auth.urls")),
+    path(
+        "admin/import-bundle/",
+        admin.site.admin_view(integration_admin_views.import_bundle),
+        name="admin-import-bundle",
+    ),
+    path("admin/", admin.site.urls),
+]

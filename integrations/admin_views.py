@@ -1,0 +1,1 @@
+def import_bundle(request): pass
