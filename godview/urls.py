@@ -14,7 +14,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path(
         "admin/import-bundle/",
-        admin.site.admin_view(integration_admin_views.import_bundle),
+        admin.site.admin_view(integration_admin_views.import_bundle_view),
         name="admin-import-bundle",
     ),
     path("admin/", admin.site.urls),
