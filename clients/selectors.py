@@ -47,3 +47,24 @@ def client_detail(*, user, key: str) -> Client:
     """One visible client with its engagements, goals and recent touchpoints prefetched;
     raises Client.DoesNotExist for a client the user may not see."""
     return clients_visible_to(user).prefetch_related("engagements", "goals").get(key=key)
+
+
+def engagement_on(engagements, day: datetime.date):
+    """The engagement (of one client) covering day, or None."""
+    return next(
+        (e for e in engagements if e.started_on <= day and (e.ended_on is None or e.ended_on >= day)),
+        None,
+    )
+
+
+def service_period_start(engagements, day: datetime.date) -> datetime.date | None:
+    """Start of the service period (a run of engagements with no gap) covering day, or None
+    when the client is not active on day. A fee change does not restart the period."""
+    current = engagement_on(engagements, day)
+    if current is None:
+        return None
+    by_end = {e.ended_on: e for e in engagements if e.ended_on is not None}
+    start = current.started_on
+    while (previous := by_end.get(start - datetime.timedelta(days=1))) is not None:
+        start = previous.started_on
+    return start

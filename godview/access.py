@@ -12,12 +12,14 @@ EVERYTHING = None  # the sentinel `visible_pod_ids` returns for "no restriction"
 
 
 def staff_of(user) -> Staff | None:
+    """The user's staff record (with pod and department), fetched once per user object."""
     if not user.is_authenticated:
         return None
-    try:
-        return user.staff
-    except Staff.DoesNotExist:
-        return None
+    if not hasattr(user, "_godview_staff"):
+        user._godview_staff = (
+            Staff.objects.select_related("pod", "department").filter(user=user).first()
+        )
+    return user._godview_staff
 
 
 def sees_everything(user) -> bool:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
 
 from clients import views as client_views
 from integrations import admin_views as integration_admin_views
@@ -10,8 +10,23 @@ urlpatterns = [
     path("clients/<str:key>/", client_views.client_detail, name="client-detail"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    # Password reset and change (also how a newly imported person sets a first password).
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Password reset: also how a newly imported person sets a first password.
+    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path(
         "admin/import-bundle/",
         admin.site.admin_view(integration_admin_views.import_bundle_view),
