@@ -3,9 +3,10 @@
 import datetime
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from godview.models import AgencySettings
+from godview.models import AgencySettings, Staff
 from tests import factories
 from workflows.models import Tactic, TrainingModule, TrainingResult
 
@@ -53,8 +54,14 @@ def test_scores_and_confidence_stay_within_0_and_100():
     )
     rejects(
         lambda: Tactic.objects.create(
-            key="t", client=client, name="Test", kind="cro_test", started_on=D(2026, 1, 1),
-            ended_on=D(2026, 2, 1), outcome="win", confidence=100.5,
+            key="t",
+            client=client,
+            name="Test",
+            kind="cro_test",
+            started_on=D(2026, 1, 1),
+            ended_on=D(2026, 2, 1),
+            outcome="win",
+            confidence=100.5,
         )
     )
 
@@ -68,8 +75,12 @@ def test_a_decided_tactic_needs_an_end_date_and_a_running_one_has_none():
     )
     rejects(
         lambda: Tactic.objects.create(
-            key="t2", client=client, name="Ended but running", started_on=D(2026, 1, 1),
-            ended_on=D(2026, 1, 5), outcome="running",
+            key="t2",
+            client=client,
+            name="Ended but running",
+            started_on=D(2026, 1, 1),
+            ended_on=D(2026, 1, 5),
+            outcome="running",
         )
     )
 
@@ -85,8 +96,5 @@ def test_there_is_only_one_agency_settings_row():
 def test_staff_email_is_unique_ignoring_case():
     factories.staff(email="Ann@Agency.test")
     with pytest.raises(IntegrityError), transaction.atomic():
-        from godview.models import Staff
-        from django.contrib.auth import get_user_model
-
         user = get_user_model().objects.create_user(username="other")
         Staff.objects.create(key="x", name="X", email="ann@agency.test", role="other", user=user)

@@ -28,7 +28,6 @@ def text(max_length: int) -> Callable[[str], str]:
     return parse
 
 
-
 def key(value: str) -> str:
     value = value.strip()
     if len(value) > 100:

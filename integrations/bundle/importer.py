@@ -51,14 +51,15 @@ class ImportResult:
 
     def summary(self) -> list[str]:
         """One line per file: how many rows were (or would be) created, updated, unchanged."""
-        verb = "would be" if self.dry_run else ""
+        created, updated = (
+            ("would be created", "would be updated") if self.dry_run else ("created", "updated")
+        )
         lines = []
         for name in ORDER:
             if name in self.created:
                 lines.append(
-                    f"{name}: {self.created[name]} {verb} created, "
-                    f"{self.updated[name]} {verb} updated, {self.unchanged[name]} unchanged"
-                    .replace("  ", " ")
+                    f"{name}: {self.created[name]} {created}, {self.updated[name]} {updated}, "
+                    f"{self.unchanged[name]} unchanged"
                 )
         return lines
 
@@ -118,28 +119,45 @@ class _Writer:
                 getattr(self, "write_" + name.removesuffix(".csv"))(name)
 
     def write_departments(self, name):
-        self.upsert_keyed(name, Department, [
-            {"key": v["key"], "name": v["name"]} for v in self.rows(name)
-        ])
+        self.upsert_keyed(
+            name, Department, [{"key": v["key"], "name": v["name"]} for v in self.rows(name)]
+        )
 
     def write_pods(self, name):
-        self.upsert_keyed(name, Pod, [
-            {"key": v["key"], "name": v["name"],
-             "department_id": self.ref("departments.csv", v["department"])}
-            for v in self.rows(name)
-        ])
+        self.upsert_keyed(
+            name,
+            Pod,
+            [
+                {
+                    "key": v["key"],
+                    "name": v["name"],
+                    "department_id": self.ref("departments.csv", v["department"]),
+                }
+                for v in self.rows(name)
+            ],
+        )
 
     def write_staff(self, name):
         rows = self.rows(name)
         user_ids = self._login_users(rows)
-        self.upsert_keyed(name, Staff, [
-            {"key": v["key"], "name": v["name"], "email": v["email"], "role": v["role"],
-             "user_id": user_ids[v["key"]],
-             "department_id": self.ref("departments.csv", v["department"]),
-             "pod_id": self.ref("pods.csv", v["pod"]), "active": v["active"],
-             "started_on": v["started_on"]}
-            for v in rows
-        ])
+        self.upsert_keyed(
+            name,
+            Staff,
+            [
+                {
+                    "key": v["key"],
+                    "name": v["name"],
+                    "email": v["email"],
+                    "role": v["role"],
+                    "user_id": user_ids[v["key"]],
+                    "department_id": self.ref("departments.csv", v["department"]),
+                    "pod_id": self.ref("pods.csv", v["pod"]),
+                    "active": v["active"],
+                    "started_on": v["started_on"],
+                }
+                for v in rows
+            ],
+        )
 
     def _login_users(self, rows) -> dict[str, int]:
         """Each staff row's login user: the one its staff record has, else the user with
@@ -164,7 +182,9 @@ class _Writer:
                 user.set_unusable_password()
                 user.save()
             elif (user.email, user.username, user.is_active) != (
-                v["email"], v["email"], v["active"]
+                v["email"],
+                v["email"],
+                v["active"],
             ):
                 user.email = user.username = v["email"]
                 user.is_active = v["active"]
@@ -175,18 +195,31 @@ class _Writer:
         return user_ids
 
     def write_clients(self, name):
-        self.upsert_keyed(name, Client, [
-            {"key": v["key"], "name": v["name"], "pod_id": self.ref("pods.csv", v["pod"]),
-             "account_manager_id": self.ref("staff.csv", v["account_manager"]),
-             "industry": v["industry"], "asana_project_gid": v["asana_project"],
-             "crm_company_id": v["crm_company"]}
-            for v in self.rows(name)
-        ])
+        self.upsert_keyed(
+            name,
+            Client,
+            [
+                {
+                    "key": v["key"],
+                    "name": v["name"],
+                    "pod_id": self.ref("pods.csv", v["pod"]),
+                    "account_manager_id": self.ref("staff.csv", v["account_manager"]),
+                    "industry": v["industry"],
+                    "asana_project_gid": v["asana_project"],
+                    "crm_company_id": v["crm_company"],
+                }
+                for v in self.rows(name)
+            ],
+        )
 
     def write_engagements(self, name):
         rows = [
-            {"client_id": self.ref("clients.csv", v["client"]), "started_on": v["started_on"],
-             "ended_on": v["ended_on"], "monthly_fee": v["monthly_fee"]}
+            {
+                "client_id": self.ref("clients.csv", v["client"]),
+                "started_on": v["started_on"],
+                "ended_on": v["ended_on"],
+                "monthly_fee": v["monthly_fee"],
+            }
             for v in self.rows(name)
         ]
         existing = {
@@ -198,21 +231,37 @@ class _Writer:
         self.upsert(name, Engagement, rows, ("client_id", "started_on"), existing)
 
     def write_client_goals(self, name):
-        self.upsert_keyed(name, ClientGoal, [
-            {"key": v["key"], "client_id": self.ref("clients.csv", v["client"]),
-             "title": v["title"], "metric": v["metric"], "baseline": v["baseline"],
-             "target": v["target"], "current": v["current"], "starts_on": v["starts_on"],
-             "due_on": v["due_on"], "status": v["status"]}
-            for v in self.rows(name)
-        ])
+        self.upsert_keyed(
+            name,
+            ClientGoal,
+            [
+                {
+                    "key": v["key"],
+                    "client_id": self.ref("clients.csv", v["client"]),
+                    "title": v["title"],
+                    "metric": v["metric"],
+                    "baseline": v["baseline"],
+                    "target": v["target"],
+                    "current": v["current"],
+                    "starts_on": v["starts_on"],
+                    "due_on": v["due_on"],
+                    "status": v["status"],
+                }
+                for v in self.rows(name)
+            ],
+        )
 
     def write_weekly_goals(self, name):
         rows = [
-            {"client_id": self.ref("clients.csv", v["client"]),
-             "staff_id": self.ref("staff.csv", v["staff"]), "week_start": v["week_start"],
-             "description": v["description"],
-             "client_goal_id": self.ref("client_goals.csv", v["client_goal"]),
-             "status": v["status"], "note": v["note"]}
+            {
+                "client_id": self.ref("clients.csv", v["client"]),
+                "staff_id": self.ref("staff.csv", v["staff"]),
+                "week_start": v["week_start"],
+                "description": v["description"],
+                "client_goal_id": self.ref("client_goals.csv", v["client_goal"]),
+                "status": v["status"],
+                "note": v["note"],
+            }
             for v in self.rows(name)
         ]
         natural_key = ("client_id", "staff_id", "week_start", "description")
@@ -227,14 +276,20 @@ class _Writer:
         stored = {obj.key: obj for obj in Task.objects.filter(key__in=keys)}
         rows = []
         for v in self.rows(name):
-            fields = {"key": v["key"], "client_id": self.ref("clients.csv", v["client"]),
-                      "assignee_id": self.ref("staff.csv", v["assignee"]), "name": v["name"],
-                      "created_on": v["created_on"], "completed_on": v["completed_on"],
-                      "first_due_on": v["due_on"]}
+            fields = {
+                "key": v["key"],
+                "client_id": self.ref("clients.csv", v["client"]),
+                "assignee_id": self.ref("staff.csv", v["assignee"]),
+                "name": v["name"],
+                "created_on": v["created_on"],
+                "completed_on": v["completed_on"],
+                "first_due_on": v["due_on"],
+            }
             task = stored.get(v["key"])
             if task is None:
-                fields.update(source=TaskSource.BUNDLE, committed_due_on=v["due_on"],
-                              due_on=v["due_on"])
+                fields.update(
+                    source=TaskSource.BUNDLE, committed_due_on=v["due_on"], due_on=v["due_on"]
+                )
             elif task.first_due_on is None and v["due_on"] is not None:
                 # The first due date known: it becomes the commitment (the guard allows
                 # setting a committed date that was empty).
@@ -246,11 +301,15 @@ class _Writer:
 
     def write_postponements(self, name):
         rows = [
-            {"task_id": self.ref("tasks.csv", v["task"]), "from_due_on": v["from_due_on"],
-             "to_due_on": v["to_due_on"], "reason": v["reason"],
-             "status": PostponementStatus.APPROVED,
-             "approved_by_id": self.ref("staff.csv", v["approved_by"]),
-             "approved_on": v["approved_on"]}
+            {
+                "task_id": self.ref("tasks.csv", v["task"]),
+                "from_due_on": v["from_due_on"],
+                "to_due_on": v["to_due_on"],
+                "reason": v["reason"],
+                "status": PostponementStatus.APPROVED,
+                "approved_by_id": self.ref("staff.csv", v["approved_by"]),
+                "approved_on": v["approved_on"],
+            }
             for v in self.rows(name)
         ]
         natural_key = ("task_id", "approved_on", "to_due_on")
@@ -265,9 +324,14 @@ class _Writer:
 
     def write_touchpoints(self, name):
         rows = [
-            {"client_id": self.ref("clients.csv", v["client"]),
-             "staff_id": self.ref("staff.csv", v["staff"]), "occurred_on": v["occurred_on"],
-             "channel": v["channel"], "direction": v["direction"], "summary": v["summary"]}
+            {
+                "client_id": self.ref("clients.csv", v["client"]),
+                "staff_id": self.ref("staff.csv", v["staff"]),
+                "occurred_on": v["occurred_on"],
+                "channel": v["channel"],
+                "direction": v["direction"],
+                "summary": v["summary"],
+            }
             for v in self.rows(name)
         ]
         natural_key = ("client_id", "occurred_on", "channel", "summary")
@@ -276,32 +340,59 @@ class _Writer:
             for obj in Touchpoint.objects.filter(client_id__in={r["client_id"] for r in rows})
         }
         self.upsert(
-            name, Touchpoint, rows, natural_key, existing,
+            name,
+            Touchpoint,
+            rows,
+            natural_key,
+            existing,
             create_defaults={"source": TouchpointSource.BUNDLE},
         )
 
     def write_tactics(self, name):
-        self.upsert_keyed(name, Tactic, [
-            {"key": v["key"], "client_id": self.ref("clients.csv", v["client"]),
-             "owner_id": self.ref("staff.csv", v["owner"]), "name": v["name"],
-             "kind": v["kind"], "started_on": v["started_on"], "ended_on": v["ended_on"],
-             "outcome": v["outcome"], "confidence": v["confidence"], "lift_pct": v["lift_pct"]}
-            for v in self.rows(name)
-        ])
+        self.upsert_keyed(
+            name,
+            Tactic,
+            [
+                {
+                    "key": v["key"],
+                    "client_id": self.ref("clients.csv", v["client"]),
+                    "owner_id": self.ref("staff.csv", v["owner"]),
+                    "name": v["name"],
+                    "kind": v["kind"],
+                    "started_on": v["started_on"],
+                    "ended_on": v["ended_on"],
+                    "outcome": v["outcome"],
+                    "confidence": v["confidence"],
+                    "lift_pct": v["lift_pct"],
+                }
+                for v in self.rows(name)
+            ],
+        )
 
     def write_training_modules(self, name):
-        self.upsert_keyed(name, TrainingModule, [
-            {"key": v["key"], "name": v["name"],
-             "department_id": self.ref("departments.csv", v["department"]),
-             "required": v["required"], "pass_score": v["pass_score"]}
-            for v in self.rows(name)
-        ])
+        self.upsert_keyed(
+            name,
+            TrainingModule,
+            [
+                {
+                    "key": v["key"],
+                    "name": v["name"],
+                    "department_id": self.ref("departments.csv", v["department"]),
+                    "required": v["required"],
+                    "pass_score": v["pass_score"],
+                }
+                for v in self.rows(name)
+            ],
+        )
 
     def write_training_results(self, name):
         rows = [
-            {"staff_id": self.ref("staff.csv", v["staff"]),
-             "module_id": self.ref("training_modules.csv", v["module"]),
-             "completed_on": v["completed_on"], "score": v["score"]}
+            {
+                "staff_id": self.ref("staff.csv", v["staff"]),
+                "module_id": self.ref("training_modules.csv", v["module"]),
+                "completed_on": v["completed_on"],
+                "score": v["score"],
+            }
             for v in self.rows(name)
         ]
         natural_key = ("staff_id", "module_id", "completed_on")
@@ -312,12 +403,23 @@ class _Writer:
         self.upsert(name, TrainingResult, rows, natural_key, existing)
 
     def write_deals(self, name):
-        self.upsert_keyed(name, Deal, [
-            {"key": v["key"], "name": v["name"], "owner_id": self.ref("staff.csv", v["owner"]),
-             "client_id": self.ref("clients.csv", v["client"]), "created_on": v["created_on"],
-             "closed_on": v["closed_on"], "status": v["status"], "amount": v["amount"]}
-            for v in self.rows(name)
-        ])
+        self.upsert_keyed(
+            name,
+            Deal,
+            [
+                {
+                    "key": v["key"],
+                    "name": v["name"],
+                    "owner_id": self.ref("staff.csv", v["owner"]),
+                    "client_id": self.ref("clients.csv", v["client"]),
+                    "created_on": v["created_on"],
+                    "closed_on": v["closed_on"],
+                    "status": v["status"],
+                    "amount": v["amount"],
+                }
+                for v in self.rows(name)
+            ],
+        )
 
 
 def import_bundle(*, source, dry_run: bool = False, actor=None) -> ImportResult:

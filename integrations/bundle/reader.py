@@ -104,7 +104,9 @@ def parse_file(spec: FileSpec, data: bytes, problems: Problems) -> list[Row]:
     for name in header:
         if name not in spec.column_names:
             problems.add(
-                spec.name, 1, name or "(blank)",
+                spec.name,
+                1,
+                name or "(blank)",
                 f"unknown column; expected: {', '.join(spec.column_names)}",
             )
             header_ok = False

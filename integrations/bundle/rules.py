@@ -35,7 +35,9 @@ def check_duplicates(bundle: dict[str, list[Row]], problems: Problems) -> None:
             natural_key = tuple(row.values[column] for column in spec.natural_key)
             if natural_key in first_line:
                 problems.add(
-                    name, row.line, spec.natural_key[0],
+                    name,
+                    row.line,
+                    spec.natural_key[0],
                     f"the same {' + '.join(spec.natural_key)} as line {first_line[natural_key]}",
                 )
             else:
@@ -75,11 +77,11 @@ def check_references(bundle, db_ids, problems: Problems) -> None:
                 value = row.values[column.name]
                 if value is None or value in unreadable:
                     continue
-                if value not in bundle_keys.get(target, ()) and value not in db_ids.get(
-                    target, {}
-                ):
+                if value not in bundle_keys.get(target, ()) and value not in db_ids.get(target, {}):
                     problems.add(
-                        name, row.line, column.name,
+                        name,
+                        row.line,
+                        column.name,
                         f"{value!r} is in neither {target} nor the database",
                     )
 
@@ -147,7 +149,9 @@ def check_engagement_overlaps(bundle, db_ids, problems: Problems) -> None:
                     continue  # both stored; the database already guarantees this
                 until = previous_end.isoformat() if previous_end else "open-ended"
                 problems.add(
-                    row.file, row.line, "started_on",
+                    row.file,
+                    row.line,
+                    "started_on",
                     f"client {client_key!r}: engagements {previous[0].isoformat()} to {until} "
                     f"and from {current[0].isoformat()} overlap",
                 )
@@ -155,8 +159,9 @@ def check_engagement_overlaps(bundle, db_ids, problems: Problems) -> None:
 
 def check_weekly_goal_links(bundle, problems: Problems) -> None:
     """A weekly goal's client goal belongs to the same client."""
-    goal_clients = {row.values["key"]: row.values["client"] for row in bundle.get(
-        "client_goals.csv", [])}
+    goal_clients = {
+        row.values["key"]: row.values["client"] for row in bundle.get("client_goals.csv", [])
+    }
     linked = {row.values["client_goal"] for row in bundle.get("weekly_goals.csv", [])}
     missing = linked - set(goal_clients) - {None}
     goal_clients.update(
@@ -166,8 +171,11 @@ def check_weekly_goal_links(bundle, problems: Problems) -> None:
         goal = row.values["client_goal"]
         if goal and goal in goal_clients and goal_clients[goal] != row.values["client"]:
             problems.add(
-                row.file, row.line, "client_goal",
-                f"{goal!r} is a goal of client {goal_clients[goal]!r}, not {row.values['client']!r}",
+                row.file,
+                row.line,
+                "client_goal",
+                f"{goal!r} is a goal of client {goal_clients[goal]!r}, "
+                f"not {row.values['client']!r}",
             )
 
 
@@ -187,7 +195,9 @@ def check_unique_columns(bundle, problems: Problems) -> None:
         seen[email] = row.line
         if stored_email_keys.get(email, key) != key:
             problems.add(
-                row.file, row.line, "email",
+                row.file,
+                row.line,
+                "email",
                 f"already the email of staff {stored_email_keys[email]!r} in the database",
             )
     users_with_staff = set(
@@ -201,11 +211,15 @@ def check_unique_columns(bundle, problems: Problems) -> None:
         if row.values["email"] in users_with_staff and row.values["email"] not in stored_email_keys:
             problems.add(row.file, row.line, "email", "that login already belongs to other staff")
 
-    for column, field in (("asana_project", "asana_project_gid"), ("crm_company", "crm_company_id")):
+    for column, field in (
+        ("asana_project", "asana_project_gid"),
+        ("crm_company", "crm_company_id"),
+    ):
         rows = [row for row in bundle.get("clients.csv", []) if row.values[column]]
         stored = dict(
-            Client.objects.filter(**{f"{field}__in": [row.values[column] for row in rows]})
-            .values_list(field, "key")
+            Client.objects.filter(
+                **{f"{field}__in": [row.values[column] for row in rows]}
+            ).values_list(field, "key")
         )
         seen = {}
         for row in rows:
@@ -232,7 +246,9 @@ def check_task_first_due_dates(bundle, problems: Problems) -> None:
         first = stored.get(row.values["key"])
         if first is not None and row.values["due_on"] != first:
             problems.add(
-                row.file, row.line, "due_on",
+                row.file,
+                row.line,
+                "due_on",
                 f"the task's first due date is {first.isoformat()}; deadlines move only "
                 "through approved postponements (postponements.csv)",
             )
