@@ -183,6 +183,5 @@ class Touchpoint(models.Model):
     def counts_for_contact(self) -> bool:
         """Whether it resets days inactive: every call or meeting, else only outbound."""
         return (
-            self.channel in (Channel.CALL, Channel.MEETING)
-            or self.direction == Direction.OUTBOUND
+            self.channel in (Channel.CALL, Channel.MEETING) or self.direction == Direction.OUTBOUND
         )

@@ -52,7 +52,11 @@ def client_detail(*, user, key: str) -> Client:
 def engagement_on(engagements, day: datetime.date):
     """The engagement (of one client) covering day, or None."""
     return next(
-        (e for e in engagements if e.started_on <= day and (e.ended_on is None or e.ended_on >= day)),
+        (
+            e
+            for e in engagements
+            if e.started_on <= day and (e.ended_on is None or e.ended_on >= day)
+        ),
         None,
     )
 

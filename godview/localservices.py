@@ -57,9 +57,9 @@ def wheel_postgres(data_dir: Path, throwaway: bool):
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir, cleanup_mode="delete" if throwaway else "stop")
     try:
-        exists = server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-        ).count("(1 row)")
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';").count(
+            "(1 row)"
+        )
         if not exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
         uri = urllib.parse.urlsplit(server.get_uri(DATABASE_NAME))
@@ -92,22 +92,41 @@ def path_postgres(data_dir: Path):
         )
     sock = str(data_dir.resolve())
     subprocess.run(
-        [pg_ctl, "-D", str(data_dir), "-w", "-l", str(data_dir / "log"), "-o",
-         f"-h '' -k {sock}", "start"],
+        [
+            pg_ctl,
+            "-D",
+            str(data_dir),
+            "-w",
+            "-l",
+            str(data_dir / "log"),
+            "-o",
+            f"-h '' -k {sock}",
+            "start",
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
     try:
         psql = shutil.which("psql", path=search)
         result = subprocess.run(
-            [psql, "-h", sock, "-U", "postgres", "-tAc",
-             f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"],
-            check=True, capture_output=True, text=True,
+            [
+                psql,
+                "-h",
+                sock,
+                "-U",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         if result.stdout.strip() != "1":
             subprocess.run(
                 [psql, "-h", sock, "-U", "postgres", "-c", f"CREATE DATABASE {DATABASE_NAME}"],
-                check=True, stdout=subprocess.DEVNULL,
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
         yield socket_url("postgres", sock, DATABASE_NAME)
     finally:
@@ -150,8 +169,21 @@ def local_redis(data_dir: Path):
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     process = subprocess.Popen(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(data_dir), "--logfile", str(data_dir / "redis.log")],
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+            "--logfile",
+            str(data_dir / "redis.log"),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:

@@ -34,8 +34,14 @@ def staff(role=Role.ACCOUNT_MANAGER, password=None, **fields) -> Staff:
         username=email, email=email, password=password, is_superuser=False
     )
     return Staff.objects.create(
-        **{"key": f"staff-{n}", "name": f"Person {n}", "email": email, "role": role,
-           "user": user, **fields}
+        **{
+            "key": f"staff-{n}",
+            "name": f"Person {n}",
+            "email": email,
+            "role": role,
+            "user": user,
+            **fields,
+        }
     )
 
 
@@ -44,8 +50,13 @@ def client(pod=None, account_manager=None, **fields) -> Client:
     pod = pod or globals()["pod"]()
     account_manager = account_manager or staff(pod=pod)
     return Client.objects.create(
-        **{"key": f"client-{n}", "name": f"Client {n}", "pod": pod,
-           "account_manager": account_manager, **fields}
+        **{
+            "key": f"client-{n}",
+            "name": f"Client {n}",
+            "pod": pod,
+            "account_manager": account_manager,
+            **fields,
+        }
     )
 
 
@@ -58,8 +69,12 @@ def engagement(client, started_on, ended_on=None, monthly_fee="1000") -> Engagem
 def client_goal(client, **fields) -> ClientGoal:
     n = _next()
     defaults = {
-        "key": f"goal-{n}", "title": f"Goal {n}", "baseline": 10, "target": 20,
-        "starts_on": datetime.date(2026, 1, 1), "due_on": datetime.date(2026, 3, 31),
+        "key": f"goal-{n}",
+        "title": f"Goal {n}",
+        "baseline": 10,
+        "target": 20,
+        "starts_on": datetime.date(2026, 1, 1),
+        "due_on": datetime.date(2026, 3, 31),
     }
     return ClientGoal.objects.create(client=client, **{**defaults, **fields})
 
@@ -68,15 +83,21 @@ def task(client, **fields) -> Task:
     n = _next()
     due = fields.pop("due_on", datetime.date(2026, 3, 15))
     defaults = {
-        "key": f"task-{n}", "name": f"Task {n}", "created_on": datetime.date(2026, 3, 1),
-        "first_due_on": due, "committed_due_on": due, "due_on": due,
+        "key": f"task-{n}",
+        "name": f"Task {n}",
+        "created_on": datetime.date(2026, 3, 1),
+        "first_due_on": due,
+        "committed_due_on": due,
+        "due_on": due,
     }
     return Task.objects.create(client=client, **{**defaults, **fields})
 
 
 def weekly_goal(client, staff, week_start, **fields) -> WeeklyGoal:
     return WeeklyGoal.objects.create(
-        client=client, staff=staff, week_start=week_start,
+        client=client,
+        staff=staff,
+        week_start=week_start,
         **{"description": f"Goal {_next()}", **fields},
     )
 

@@ -21,8 +21,14 @@ def two_pods():
     client_b = factories.client(pod=pod_b, account_manager=am_b, name="Bravo Client")
     for client in (client_a, client_b):
         factories.engagement(client, datetime.date(2025, 1, 1))
-    return {"pod_a": pod_a, "pod_b": pod_b, "am_a": am_a, "am_b": am_b,
-            "client_a": client_a, "client_b": client_b}
+    return {
+        "pod_a": pod_a,
+        "pod_b": pod_b,
+        "am_a": am_a,
+        "am_b": am_b,
+        "client_a": client_a,
+        "client_b": client_b,
+    }
 
 
 def test_account_manager_sees_only_their_pod(two_pods):

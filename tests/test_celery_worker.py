@@ -27,9 +27,22 @@ def test_celery_reads_broker_and_reliability_settings_from_django():
 @pytest.mark.slow
 def test_a_real_worker_starts_and_answers_a_ping():
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "godview", "worker", "--pool", "solo",
-         "--hostname", "test-worker@%h", "--loglevel", "warning", "--without-mingle",
-         "--without-gossip"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "godview",
+            "worker",
+            "--pool",
+            "solo",
+            "--hostname",
+            "test-worker@%h",
+            "--loglevel",
+            "warning",
+            "--without-mingle",
+            "--without-gossip",
+        ],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "godview.settings"},
         stdout=subprocess.PIPE,

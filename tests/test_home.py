@@ -60,8 +60,9 @@ def test_search_returns_only_the_table_for_htmx(client):
 
 
 @pytest.mark.parametrize("clients_per_pod", [2, 30])
-def test_home_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries,
-                                             clients_per_pod):
+def test_home_runs_a_fixed_number_of_queries(
+    client, django_assert_max_num_queries, clients_per_pod
+):
     make_pod_with_clients(clients_per_pod, "Alpha")
     make_pod_with_clients(clients_per_pod, "Bravo")
     leader = factories.staff(role=Role.LEADERSHIP)

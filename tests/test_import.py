@@ -29,8 +29,20 @@ pytestmark = pytest.mark.django_db
 
 GOOD = Path(__file__).parent / "data" / "bundle"
 ALL_MODELS = [
-    Department, Pod, Staff, Client, Engagement, ClientGoal, WeeklyGoal, Task, Postponement,
-    Touchpoint, Tactic, TrainingModule, TrainingResult, Deal,
+    Department,
+    Pod,
+    Staff,
+    Client,
+    Engagement,
+    ClientGoal,
+    WeeklyGoal,
+    Task,
+    Postponement,
+    Touchpoint,
+    Tactic,
+    TrainingModule,
+    TrainingResult,
+    Deal,
 ]
 
 
@@ -59,9 +71,20 @@ def test_a_good_bundle_loads_everything():
 
     assert result.problems == []
     assert counts() == {
-        "Department": 2, "Pod": 2, "Staff": 5, "Client": 2, "Engagement": 4, "ClientGoal": 2,
-        "WeeklyGoal": 3, "Task": 3, "Postponement": 1, "Touchpoint": 3, "Tactic": 3,
-        "TrainingModule": 2, "TrainingResult": 3, "Deal": 3,
+        "Department": 2,
+        "Pod": 2,
+        "Staff": 5,
+        "Client": 2,
+        "Engagement": 4,
+        "ClientGoal": 2,
+        "WeeklyGoal": 3,
+        "Task": 3,
+        "Postponement": 1,
+        "Touchpoint": 3,
+        "Tactic": 3,
+        "TrainingModule": 2,
+        "TrainingResult": 3,
+        "Deal": 3,
     }
     acme = Client.objects.get(key="acme")
     assert acme.name == "Acme Widgets, Inc."
@@ -71,7 +94,8 @@ def test_a_good_bundle_loads_everything():
     # The approved postponement moved the committed date; the first due date is kept.
     t2 = Task.objects.get(key="t2")
     assert (t2.first_due_on, t2.committed_due_on) == (
-        datetime.date(2026, 3, 10), datetime.date(2026, 3, 17),
+        datetime.date(2026, 3, 10),
+        datetime.date(2026, 3, 17),
     )
     assert Task.objects.get(key="t3").committed_due_on is None
     assert Touchpoint.objects.get(summary="Kick-off").direction == "outbound"  # default
@@ -118,8 +142,11 @@ def test_importing_the_same_bundle_twice_changes_nothing():
 def test_a_changed_row_is_updated_in_place_and_audited(bundle):
     import_bundle(source=bundle)
     history_before = history_count()
-    rewrite(bundle, "clients.csv", (GOOD / "clients.csv").read_text().replace(
-        "Bolt Dental", "Bolt Dental Group"))
+    rewrite(
+        bundle,
+        "clients.csv",
+        (GOOD / "clients.csv").read_text().replace("Bolt Dental", "Bolt Dental Group"),
+    )
 
     result = import_bundle(source=bundle)
 
@@ -140,63 +167,87 @@ def test_dry_run_writes_nothing_but_reports_what_it_would_do():
 
 
 def test_a_bundle_with_bad_rows_writes_nothing_and_names_every_problem(bundle):
-    rewrite(bundle, "weekly_goals.csv",
-            "client,staff,week_start,description\n"
-            "acme,ann,2026-03-03,Not a Monday\n"
-            "acme,nobody,2026-03-02,Unknown person\n")
-    rewrite(bundle, "engagements.csv",
-            "client,started_on,ended_on,monthly_fee\n"
-            "acme,2025-01-01,2024-12-31,100\n"
-            "bolt,2025-01-01,,100\n"
-            "bolt,2025-06-01,2025-07-01,100\n"
-            "acme,2025-02-01,,lots\n")
-    rewrite(bundle, "training_results.csv",
-            "staff,module,completed_on,score\nann,ppc101,2026-01-20,101\n")
-    rewrite(bundle, "tactics.csv",
-            "key,client,owner,name,kind,started_on,ended_on,outcome,confidence,lift_pct\n"
-            "cro9,acme,dee,Test,cro_test,2026-01-15,2026-02-20,win,100.5,\n")
-    rewrite(bundle, "tasks.csv",
-            "key,client,assignee,name,created_on,due_on,completed_on\n"
-            "t1,acme,ann,Report,2026-02-01,31/03/2026,\n"
-            "t2,acme,ann,Landing page,2026-02-01,2026-03-10,\n")
+    rewrite(
+        bundle,
+        "weekly_goals.csv",
+        "client,staff,week_start,description\n"
+        "acme,ann,2026-03-03,Not a Monday\n"
+        "acme,nobody,2026-03-02,Unknown person\n",
+    )
+    rewrite(
+        bundle,
+        "engagements.csv",
+        "client,started_on,ended_on,monthly_fee\n"
+        "acme,2025-01-01,2024-12-31,100\n"
+        "bolt,2025-01-01,,100\n"
+        "bolt,2025-06-01,2025-07-01,100\n"
+        "acme,2025-02-01,,lots\n",
+    )
+    rewrite(
+        bundle,
+        "training_results.csv",
+        "staff,module,completed_on,score\nann,ppc101,2026-01-20,101\n",
+    )
+    rewrite(
+        bundle,
+        "tactics.csv",
+        "key,client,owner,name,kind,started_on,ended_on,outcome,confidence,lift_pct\n"
+        "cro9,acme,dee,Test,cro_test,2026-01-15,2026-02-20,win,100.5,\n",
+    )
+    rewrite(
+        bundle,
+        "tasks.csv",
+        "key,client,assignee,name,created_on,due_on,completed_on\n"
+        "t1,acme,ann,Report,2026-02-01,31/03/2026,\n"
+        "t2,acme,ann,Landing page,2026-02-01,2026-03-10,\n",
+    )
 
     result = import_bundle(source=bundle)
 
-    assert sorted(result.problems) == sorted([
-        "weekly_goals.csv:2: week_start: is a Tuesday, not a Monday",
-        "weekly_goals.csv:3: staff: 'nobody' is in neither staff.csv nor the database",
-        "engagements.csv:2: ended_on: is before started_on",
-        "engagements.csv:4: started_on: client 'bolt': engagements 2025-01-01 to open-ended "
-        "and from 2025-06-01 overlap",
-        "engagements.csv:5: monthly_fee: 'lots' is not a number",
-        "training_results.csv:2: score: 101 is outside 0-100",
-        "tactics.csv:2: confidence: 100.5 is outside 0-100",
-        "tasks.csv:2: due_on: '31/03/2026' is not a date as YYYY-MM-DD",
-    ])
+    assert sorted(result.problems) == sorted(
+        [
+            "weekly_goals.csv:2: week_start: is a Tuesday, not a Monday",
+            "weekly_goals.csv:3: staff: 'nobody' is in neither staff.csv nor the database",
+            "engagements.csv:2: ended_on: is before started_on",
+            "engagements.csv:4: started_on: client 'bolt': engagements 2025-01-01 to open-ended "
+            "and from 2025-06-01 overlap",
+            "engagements.csv:5: monthly_fee: 'lots' is not a number",
+            "training_results.csv:2: score: 101 is outside 0-100",
+            "tactics.csv:2: confidence: 100.5 is outside 0-100",
+            "tasks.csv:2: due_on: '31/03/2026' is not a date as YYYY-MM-DD",
+        ]
+    )
     assert all(count == 0 for count in counts().values())
     assert history_count() == 0
 
 
 def test_bad_rows_against_the_database_are_caught_too(bundle):
     import_bundle(source=GOOD)
-    rewrite(bundle, "tasks.csv",
-            "key,client,assignee,name,created_on,due_on,completed_on\n"
-            "t1,acme,ann,Build Q1 report,2026-02-01,2026-03-20,2026-03-05\n")
-    rewrite(bundle, "engagements.csv",
-            "client,started_on,ended_on,monthly_fee\nacme,2025-05-01,2025-05-31,100\n")
-    rewrite(bundle, "staff.csv",
-            "key,name,email,role\nzed,Zed,bob@agency.test,other\n")
+    rewrite(
+        bundle,
+        "tasks.csv",
+        "key,client,assignee,name,created_on,due_on,completed_on\n"
+        "t1,acme,ann,Build Q1 report,2026-02-01,2026-03-20,2026-03-05\n",
+    )
+    rewrite(
+        bundle,
+        "engagements.csv",
+        "client,started_on,ended_on,monthly_fee\nacme,2025-05-01,2025-05-31,100\n",
+    )
+    rewrite(bundle, "staff.csv", "key,name,email,role\nzed,Zed,bob@agency.test,other\n")
     before = counts()
 
     result = import_bundle(source=bundle)
 
-    assert sorted(result.problems) == sorted([
-        "tasks.csv:2: due_on: the task's first due date is 2026-03-06; deadlines move only "
-        "through approved postponements (postponements.csv)",
-        "engagements.csv:2: started_on: client 'acme': engagements 2025-01-01 to 2025-06-30 "
-        "and from 2025-05-01 overlap",
-        "staff.csv:2: email: already the email of staff 'bob' in the database",
-    ])
+    assert sorted(result.problems) == sorted(
+        [
+            "tasks.csv:2: due_on: the task's first due date is 2026-03-06; deadlines move only "
+            "through approved postponements (postponements.csv)",
+            "engagements.csv:2: started_on: client 'acme': engagements 2025-01-01 to 2025-06-30 "
+            "and from 2025-05-01 overlap",
+            "staff.csv:2: email: already the email of staff 'bob' in the database",
+        ]
+    )
     assert counts() == before
     assert Task.objects.get(key="t1").committed_due_on == datetime.date(2026, 3, 6)
 

@@ -52,9 +52,7 @@ def page(browser):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console", lambda msg: errors.append(msg.text) if msg.type == "error" else None
-    )
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.js_errors = errors
     yield page
     context.close()

@@ -20,9 +20,7 @@ class Command(BaseCommand):
         if not result.ok:
             for problem in result.problems:
                 self.stderr.write(problem)
-            raise CommandError(
-                f"{len(result.problems)} problem(s) found; nothing was imported."
-            )
+            raise CommandError(f"{len(result.problems)} problem(s) found; nothing was imported.")
         for line in result.summary():
             self.stdout.write(line)
         if dry_run:
