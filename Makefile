@@ -36,7 +36,7 @@ test: $(STAMP)
 	  $(PY) -m pytest $(PYTEST_ARGS)'
 
 bench: $(STAMP)
-	DEBUG=true $(LOCAL) --throwaway -- $(PY) -m pytest tests/bench -s -p no:randomly $(PYTEST_ARGS)
+	DEBUG=true $(LOCAL) --throwaway -- $(PY) -m pytest tests/bench -o addopts='-p no:cacheprovider' -s $(PYTEST_ARGS)
 
 clean-local:
 	rm -rf .local

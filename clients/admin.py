@@ -22,8 +22,16 @@ class EngagementInline(admin.TabularInline):
 class ClientGoalInline(admin.TabularInline):
     model = ClientGoal
     fields = [
-        "key", "title", "metric", "baseline", "target", "current", "starts_on", "due_on", "status",
-    ]  # fmt: skip
+        "key",
+        "title",
+        "metric",
+        "baseline",
+        "target",
+        "current",
+        "starts_on",
+        "due_on",
+        "status",
+    ]
     ordering = ["-due_on"]
     extra = 0
     show_change_link = True
@@ -64,14 +72,25 @@ class ClientAdmin(admin.ModelAdmin):
     list_filter = ["pod", ("account_manager", admin.RelatedOnlyFieldListFilter), "industry"]
     list_select_related = ["pod", "account_manager"]
     search_fields = [
-        "name", "key", "account_manager__name", "pod__name", "asana_project_gid", "crm_company_id",
-    ]  # fmt: skip
+        "name",
+        "key",
+        "account_manager__name",
+        "pod__name",
+        "asana_project_gid",
+        "crm_company_id",
+    ]
     autocomplete_fields = ["pod", "account_manager"]
     readonly_fields = ["all_touchpoints"]
     fields = [
-        "key", "name", "pod", "account_manager", "industry", "asana_project_gid",
-        "crm_company_id", "all_touchpoints",
-    ]  # fmt: skip
+        "key",
+        "name",
+        "pod",
+        "account_manager",
+        "industry",
+        "asana_project_gid",
+        "crm_company_id",
+        "all_touchpoints",
+    ]
     inlines = [EngagementInline, ClientGoalInline, TouchpointInline]
 
     @admin.display(description="Touchpoints")
@@ -95,9 +114,16 @@ class EngagementAdmin(admin.ModelAdmin):
 @admin.register(ClientGoal)
 class ClientGoalAdmin(admin.ModelAdmin):
     list_display = [
-        "title", "client", "metric", "baseline", "target", "current", "starts_on", "due_on",
+        "title",
+        "client",
+        "metric",
+        "baseline",
+        "target",
+        "current",
+        "starts_on",
+        "due_on",
         "status",
-    ]  # fmt: skip
+    ]
     list_filter = ["status", "client__pod"]
     list_select_related = ["client"]
     search_fields = ["title", "key", "metric", "client__name"]

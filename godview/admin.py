@@ -1,0 +1,116 @@
+"""Admin for the agency itself: departments, pods, staff and the agency settings page."""
+
+import zoneinfo
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from . import services
+from .models import AgencySettings, Department, Pod, Staff
+
+admin.site.site_header = "Godview admin"
+admin.site.site_title = "Godview admin"
+admin.site.index_title = "Set up and maintain Godview"
+
+TIME_ZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "key"]
+    search_fields = ["name", "key"]
+
+
+@admin.register(Pod)
+class PodAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "department"]
+    list_filter = ["department"]
+    list_select_related = ["department"]
+    search_fields = ["name", "key"]
+    autocomplete_fields = ["department"]
+
+
+@admin.register(Staff)
+class StaffAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "user", "role", "pod", "department", "active", "started_on"]
+    list_filter = ["active", "role", "pod", "department"]
+    list_select_related = ["user", "pod", "department"]
+    search_fields = ["name", "email", "key", "user__username"]
+    autocomplete_fields = ["user", "pod", "department"]
+    actions = ["send_set_password_email"]
+
+    @admin.action(description="Send set-password email")
+    def send_set_password_email(self, request, queryset):
+        sent = 0
+        skipped = []
+        for staff in queryset.select_related("user"):
+            try:
+                services.send_set_password_email(staff=staff, request=request)
+            except services.SetPasswordEmailError as error:
+                skipped.append(str(error))
+            else:
+                sent += 1
+        self.message_user(
+            request, f"Sent {sent} set-password email{'' if sent == 1 else 's'}.", messages.SUCCESS
+        )
+        if skipped:
+            self.message_user(request, "Skipped: " + " ".join(skipped), messages.WARNING)
+
+
+@admin.register(AgencySettings)
+class AgencySettingsAdmin(admin.ModelAdmin):
+    """One settings page: the list redirects to the single row, which cannot be added twice
+    or deleted (`AgencySettings.load()` creates it with defaults on first use)."""
+
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        ("General", {"fields": ["agency_name", "time_zone", "updated_at"]}),
+        (
+            "Service standard",
+            {"fields": ["sla_days", "max_clients_per_am", "pace_at_risk_margin"]},
+        ),
+        (
+            "Risk weights",
+            {
+                "description": "Points each early-warning signal adds to a client's risk score "
+                "(the score is capped at 100).",
+                "fields": [
+                    "risk_weight_sla_breach",
+                    "risk_weight_missed_deadlines",
+                    "risk_weight_weekly_goals_slipping",
+                    "risk_weight_goal_off_track",
+                    "risk_weight_fee_decrease",
+                    "risk_weight_tactic_losing_streak",
+                    "risk_weight_onboarding",
+                ],
+            },
+        ),
+        (
+            "Leaderboard",
+            {
+                "description": 'Example: {"account_manager": {"deadline_miss_rate": '
+                '{"target": 10, "direction": "lower", "weight": 25}}}.',
+                "fields": ["leaderboard_kpis"],
+            },
+        ),
+    ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            kwargs["widget"] = forms.Select(choices=TIME_ZONE_CHOICES)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        settings = AgencySettings.load()
+        return redirect(reverse("admin:godview_agencysettings_change", args=[settings.pk]))

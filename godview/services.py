@@ -1,0 +1,59 @@
+"""Writes for the agency app: actions on people and settings that must happen in one place."""
+
+import datetime
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from .models import AgencySettings, Staff
+
+
+class SetPasswordEmailError(ValueError):
+    """The person cannot be sent a set-password link (inactive, or their login is disabled)."""
+
+
+def send_set_password_email(
+    *, staff: Staff, request: HttpRequest | None = None, base_url: str | None = None
+) -> None:
+    """Email an active staff member a one-time link to set their password.
+
+    Unlike Django's PasswordResetForm this also reaches logins with an unusable password,
+    which is how newly imported staff start. The link is made absolute from `request`, or
+    from `base_url` ("https://godview.example.com") where there is no request. Raises
+    SetPasswordEmailError when the staff member or their login is not active."""
+    if request is None and not base_url:
+        raise ValueError("Give a request or a base_url to make the link absolute.")
+    if not staff.active:
+        raise SetPasswordEmailError(f"{staff} is not active.")
+    user = staff.user
+    if not user.is_active:
+        raise SetPasswordEmailError(f"{staff}'s login is disabled.")
+
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    link = request.build_absolute_uri(path) if request is not None else base_url.rstrip("/") + path
+    sent_at = timezone.now()
+    body = render_to_string(
+        "registration/set_password_email.txt",
+        {
+            "staff": staff,
+            "login": user.get_username(),
+            "agency_name": AgencySettings.load().agency_name,
+            "link": link,
+            "sent_at": sent_at,
+            "expires_at": sent_at + datetime.timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT),
+        },
+    )
+    send_mail("Set your Godview password", body, None, [staff.email])
