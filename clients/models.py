@@ -5,6 +5,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeBoundary, RangeOperators
 from django.db import models
 from django.db.models import F, Func, Q
+from django.utils import timezone
 
 from godview.models import Pod, Staff, key_field
 
@@ -26,7 +27,7 @@ class Client(models.Model):
     crm_company_id = models.CharField(
         "CRM company id", max_length=64, null=True, blank=True, unique=True
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]

@@ -4,6 +4,7 @@ import pghistory
 import pgtrigger
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from clients.models import Client, ClientGoal, GoalStatus
 from godview.models import Department, Staff, key_field
@@ -155,7 +156,7 @@ class Postponement(models.Model):
         on_delete=models.SET_NULL,
         related_name="postponements_requested",
     )
-    requested_at = models.DateTimeField(auto_now_add=True)
+    requested_at = models.DateTimeField(default=timezone.now)
     approved_by = models.ForeignKey(
         Staff,
         null=True,
