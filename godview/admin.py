@@ -1,5 +1,6 @@
 """Admin for the agency itself: departments, pods, staff and the agency settings page."""
 
+import json
 import zoneinfo
 
 from django import forms
@@ -60,10 +61,33 @@ class StaffAdmin(admin.ModelAdmin):
             self.message_user(request, "Skipped: " + " ".join(skipped), messages.WARNING)
 
 
+class IndentedJSONField(forms.JSONField):
+    """The leaderboard KPIs shown indented, one KPI per block, so an admin can edit them."""
+
+    def prepare_value(self, value):
+        if isinstance(value, str):  # the text of a bound form being redisplayed
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class AgencySettingsForm(forms.ModelForm):
+    leaderboard_kpis = IndentedJSONField(
+        label="Leaderboard KPIs",
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 70, "class": "vLargeTextField"}),
+        help_text=AgencySettings._meta.get_field("leaderboard_kpis").help_text,
+    )
+
+    class Meta:
+        model = AgencySettings
+        fields = [field.name for field in AgencySettings._meta.fields if field.editable]
+
+
 @admin.register(AgencySettings)
 class AgencySettingsAdmin(admin.ModelAdmin):
     """One settings page: the list redirects to the single row, which cannot be added twice
     or deleted (`AgencySettings.load()` creates it with defaults on first use)."""
+
+    form = AgencySettingsForm
 
     readonly_fields = ["updated_at"]
     fieldsets = [

@@ -143,8 +143,9 @@ def validate_leaderboard_kpis(value) -> None:
                     raise ValidationError(f"{where}: {number} must be a number >= 0.")
 
 
-def percent_field(default: int, help_text: str):
+def percent_field(default: int, verbose_name: str, help_text: str):
     return models.PositiveSmallIntegerField(
+        verbose_name,
         default=default,
         validators=[MaxValueValidator(100)],
         help_text=help_text,
@@ -166,11 +167,13 @@ class AgencySettings(models.Model):
         help_text="The agency's time zone: decides what 'today' and every date means.",
     )
     sla_days = models.PositiveSmallIntegerField(
+        "SLA days",
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="Service standard: a client with more days inactive than this is a breach.",
     )
     max_clients_per_am = models.PositiveSmallIntegerField(
+        "max clients per account manager",
         default=12,
         validators=[MinValueValidator(1)],
         help_text="Span of control: an account manager with more active clients is over capacity.",
@@ -182,22 +185,31 @@ class AgencySettings(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
         help_text="A goal is at risk when progress is behind the expected pace by at most this.",
     )
-    risk_weight_sla_breach = percent_field(25, "Risk points when days inactive exceed the SLA.")
+    risk_weight_sla_breach = percent_field(
+        25, "SLA breach", "Risk points when days inactive exceed the SLA."
+    )
     risk_weight_missed_deadlines = percent_field(
-        20, "Risk points when 2+ tasks due in the last 14 days are missed."
+        20, "missed deadlines", "Risk points when 2+ tasks due in the last 14 days are missed."
     )
     risk_weight_weekly_goals_slipping = percent_field(
-        15, "Risk points when the last two ended weeks each had a missed goal or none."
+        15,
+        "weekly goals slipping",
+        "Risk points when the last two ended weeks each had a missed goal or none.",
     )
-    risk_weight_goal_off_track = percent_field(15, "Risk points when a client goal is off track.")
-    risk_weight_fee_decrease = percent_field(10, "Risk points when MRR is lower than 90 days ago.")
+    risk_weight_goal_off_track = percent_field(
+        15, "goal off track", "Risk points when a client goal is off track."
+    )
+    risk_weight_fee_decrease = percent_field(
+        10, "fee decrease", "Risk points when MRR is lower than 90 days ago."
+    )
     risk_weight_tactic_losing_streak = percent_field(
-        10, "Risk points when the last three ended tactics were all losses."
+        10, "tactic losing streak", "Risk points when the last three ended tactics were all losses."
     )
     risk_weight_onboarding = percent_field(
-        5, "Risk points while the service period is younger than 90 days."
+        5, "onboarding", "Risk points while the service period is younger than 90 days."
     )
     leaderboard_kpis = models.JSONField(
+        "leaderboard KPIs",
         default=default_leaderboard_kpis,
         validators=[validate_leaderboard_kpis],
         help_text=(

@@ -32,9 +32,11 @@ def request_postponement(task, to, by=None):
 
 def test_saving_a_new_committed_date_is_rejected_by_the_database(task):
     task.committed_due_on = D(2026, 3, 20)
-    with pytest.raises(IntegrityError, match="only move through an approved postponement"):
-        with transaction.atomic():
-            task.save()
+    with (
+        pytest.raises(IntegrityError, match="only move through an approved postponement"),
+        transaction.atomic(),
+    ):
+        task.save()
     task.refresh_from_db()
     assert task.committed_due_on == D(2026, 3, 10)
 

@@ -99,6 +99,7 @@ class TaskDeadlineChangeInline(ReadOnlyInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
+    ordering = ["-committed_due_on", "name"]  # the latest deadlines first
     list_display = [
         "name",
         "client",
