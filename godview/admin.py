@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from . import services
-from .models import AgencySettings, Department, Pod, Staff
+from .models import RISK_WEIGHT_FIELDS, AgencySettings, Department, Pod, Staff
 
 admin.site.site_header = "Godview admin"
 admin.site.site_title = "Godview admin"
@@ -101,15 +101,7 @@ class AgencySettingsAdmin(admin.ModelAdmin):
             {
                 "description": "Points each early-warning signal adds to a client's risk score "
                 "(the score is capped at 100).",
-                "fields": [
-                    "risk_weight_sla_breach",
-                    "risk_weight_missed_deadlines",
-                    "risk_weight_weekly_goals_slipping",
-                    "risk_weight_goal_off_track",
-                    "risk_weight_fee_decrease",
-                    "risk_weight_tactic_losing_streak",
-                    "risk_weight_onboarding",
-                ],
+                "fields": RISK_WEIGHT_FIELDS,
             },
         ),
         (

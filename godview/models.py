@@ -143,6 +143,18 @@ def validate_leaderboard_kpis(value) -> None:
                     raise ValidationError(f"{where}: {number} must be a number >= 0.")
 
 
+# The early-warning signals' weights (DOMAIN.md, Early warning), one field per signal code.
+RISK_WEIGHT_FIELDS = (
+    "risk_weight_sla_breach",
+    "risk_weight_missed_deadlines",
+    "risk_weight_weekly_goals_slipping",
+    "risk_weight_goal_off_track",
+    "risk_weight_fee_decrease",
+    "risk_weight_tactic_losing_streak",
+    "risk_weight_onboarding",
+)
+
+
 def percent_field(default: int, verbose_name: str, help_text: str):
     return models.PositiveSmallIntegerField(
         verbose_name,
@@ -239,15 +251,7 @@ class AgencySettings(models.Model):
                     condition=models.Q(**{f"{field}__lte": 100}),
                     name=f"agency_settings_{field}_le_100",
                 )
-                for field in (
-                    "risk_weight_sla_breach",
-                    "risk_weight_missed_deadlines",
-                    "risk_weight_weekly_goals_slipping",
-                    "risk_weight_goal_off_track",
-                    "risk_weight_fee_decrease",
-                    "risk_weight_tactic_losing_streak",
-                    "risk_weight_onboarding",
-                )
+                for field in RISK_WEIGHT_FIELDS
             ],
         ]
 
@@ -268,9 +272,6 @@ class AgencySettings(models.Model):
 
     def risk_weights(self) -> dict[str, int]:
         """Signal code (DOMAIN.md) -> weight."""
-        prefix = "risk_weight_"
         return {
-            field.name.removeprefix(prefix): getattr(self, field.name)
-            for field in self._meta.fields
-            if field.name.startswith(prefix)
+            field.removeprefix("risk_weight_"): getattr(self, field) for field in RISK_WEIGHT_FIELDS
         }
