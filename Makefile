@@ -25,6 +25,7 @@ demo: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(LOCAL) --data .local -- sh -c '\
 	  $(PY) manage.py migrate --noinput && \
 	  $(PY) manage.py seed_demo --clients $(DEMO_CLIENTS) --if-empty && \
+	  $(PY) manage.py snapshot_metrics --weeks 26 && \
 	  $(PY) manage.py demo_logins --url http://$(HOST):$(PORT)/ && \
 	  exec $(PY) manage.py runserver $(HOST):$(PORT)'
 

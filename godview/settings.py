@@ -140,6 +140,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "UTC")
+# Writes (imports, syncs, forms) ask for a metrics refresh; those within this many seconds
+# share one refresh.
+METRICS_REFRESH_DELAY_SECONDS = env_int("METRICS_REFRESH_DELAY_SECONDS", 30)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

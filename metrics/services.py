@@ -1,11 +1,147 @@
-"""Metrics as the rest of Godview asks for them: computed for a period, or read back stored."""
+"""Metrics as the rest of Godview asks for them: refreshed and stored, then read back.
+
+Pages never compute from raw history: they read `MetricRun`s. `refresh_current` recomputes
+the usual periods as of the agency's today (after every write batch, debounced, and nightly);
+`snapshot_day` stores a day's quarter-to-date figures for trends and risk history.
+"""
 
 import datetime
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from godview.agency import agency_today
 
 from .compute import compute_metrics, default_start
+from .models import MetricRow, MetricRun
+from .periods import QUARTER, usual_periods
+from .registry import AGENCY, CLIENT, DEPARTMENT, POD, STAFF
+
+logger = logging.getLogger(__name__)
+
+LIST_LEVELS = {"departments": DEPARTMENT, "pods": POD, "staff": STAFF, "clients": CLIENT}
+# Daily snapshots keep, per client, what trend lines and risk history need (the full rows of
+# every client every day would grow by gigabytes a year at 1,000 clients).
+DAILY_CLIENT_KEYS = ("mrr", "days_inactive", "risk_score", "risk_signals", "risk_reasons")
+REFRESH_PENDING_KEY = "metrics:refresh-pending"
+
+
+@transaction.atomic
+def store_run(*, kind: str, period: str, result: dict, seconds: float) -> MetricRun:
+    """Store a computed result (export shape) as a run, replacing one with the same identity."""
+    as_of = datetime.date.fromisoformat(result["as_of"])
+    start = datetime.date.fromisoformat(result["start"])
+    MetricRun.objects.filter(kind=kind, period=period, as_of=as_of, start=start).delete()
+    if kind == MetricRun.Kind.CURRENT:
+        # Only the latest current run of a period is kept.
+        MetricRun.objects.filter(kind=kind, period=period).delete()
+    run = MetricRun.objects.create(
+        kind=kind,
+        period=period,
+        as_of=as_of,
+        start=start,
+        computed_at=timezone.now(),
+        seconds=seconds,
+    )
+    rows = [MetricRow(run=run, level=AGENCY, key=AGENCY, values=result["agency"])]
+    for name, level in LIST_LEVELS.items():
+        for entry in result[name]:
+            values = {k: v for k, v in entry.items() if k != "key"}
+            if kind == MetricRun.Kind.DAILY and level == CLIENT:
+                values = {k: values[k] for k in DAILY_CLIENT_KEYS if k in values}
+            rows.append(MetricRow(run=run, level=level, key=entry["key"], values=values))
+    MetricRow.objects.bulk_create(rows, batch_size=1000)
+    return run
+
+
+def _compute_and_store(*, kind: str, period: str, as_of, start) -> MetricRun:
+    started = time.perf_counter()
+    result = compute_metrics(as_of=as_of, start=start)
+    return store_run(kind=kind, period=period, result=result, seconds=time.perf_counter() - started)
+
+
+def refresh_current(*, today: datetime.date | None = None) -> list[MetricRun]:
+    """Recompute the usual periods as of today (agency-local) and today's daily snapshot."""
+    today = today or agency_today()
+    runs = [
+        _compute_and_store(kind=MetricRun.Kind.CURRENT, period=name, as_of=as_of, start=start)
+        for name, (start, as_of) in usual_periods(today).items()
+    ]
+    runs.append(snapshot_day(day=today))
+    logger.info("metrics refreshed as of %s in %.1f s", today, sum(run.seconds for run in runs))
+    return runs
+
+
+def snapshot_day(*, day: datetime.date) -> MetricRun:
+    """Store the quarter-to-date figures as of day (the history behind trends)."""
+    return _compute_and_store(
+        kind=MetricRun.Kind.DAILY, period=QUARTER, as_of=day, start=default_start(day)
+    )
+
+
+def backfill(*, since: datetime.date, until: datetime.date, every_days: int = 1) -> int:
+    """Daily snapshots from since to until (every N days, always including until)."""
+    if since > until:
+        raise ValueError("since must be on or before until")
+    days, day = [], since
+    while day < until:
+        days.append(day)
+        day += datetime.timedelta(days=every_days)
+    days.append(until)
+    for day in days:
+        snapshot_day(day=day)
+    return len(days)
+
+
+def schedule_refresh() -> bool:
+    """Ask for a refresh of the current figures after a write batch, debounced: the writes
+    within METRICS_REFRESH_DELAY_SECONDS (a setting) share one refresh. Returns whether a
+    refresh was queued; inside a transaction it is queued once the transaction commits."""
+    from .tasks import refresh_metrics
+
+    delay = settings.METRICS_REFRESH_DELAY_SECONDS
+    if not cache.add(REFRESH_PENDING_KEY, 1, timeout=max(delay * 10, 60)):
+        return False
+    transaction.on_commit(lambda: refresh_metrics.apply_async(countdown=delay))
+    return True
+
+
+def run_as_result(run: MetricRun) -> dict:
+    """A stored run back in the export shape (rows in key order)."""
+    result = {
+        "as_of": run.as_of.isoformat(),
+        "start": run.start.isoformat(),
+        "end": run.as_of.isoformat(),
+        "agency": {},
+        **{name: [] for name in LIST_LEVELS},
+    }
+    list_names = {level: name for name, level in LIST_LEVELS.items()}
+    for level, key, values in run.rows.order_by("level", "key").values_list(
+        "level", "key", "values"
+    ):
+        if level == AGENCY:
+            result["agency"] = values
+        else:
+            result[list_names[level]].append({"key": key, **values})
+    return result
 
 
 def metrics_for(*, as_of: datetime.date, start: datetime.date | None = None) -> dict:
     """The export-shaped metrics (DATA_FORMAT.md) for [start, as_of]; start defaults to the
-    first day of as_of's quarter. Raises ValueError when start is after as_of."""
-    return compute_metrics(as_of=as_of, start=start or default_start(as_of))
+    first day of as_of's quarter. Served from a stored current run when one matches, else
+    computed. Raises ValueError when start is after as_of."""
+    start = start or default_start(as_of)
+    if start > as_of:
+        raise ValueError("start must be on or before as_of")
+    run = (
+        MetricRun.objects.filter(kind=MetricRun.Kind.CURRENT, as_of=as_of, start=start)
+        .order_by("-computed_at")
+        .first()
+    )
+    if run is not None:
+        return run_as_result(run)
+    return compute_metrics(as_of=as_of, start=start)

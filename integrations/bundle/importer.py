@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 
 from clients.models import Client, ClientGoal, Engagement, Touchpoint, TouchpointSource
 from godview.models import Department, Pod, Staff
+from metrics.services import schedule_refresh
 from workflows.models import (
     Deal,
     Postponement,
@@ -443,6 +444,7 @@ def import_bundle(*, source, dry_run: bool = False, actor=None) -> ImportResult:
             _Writer(bundle, db_ids, result).write()
             if dry_run:
                 raise _DryRunRollback
+            schedule_refresh()  # after commit: the metrics see the imported rows
     except _DryRunRollback:
         pass
     except (IntegrityError, DatabaseError) as error:

@@ -7,7 +7,6 @@ metrics runs the same small number of queries whatever the size of the agency. D
 
 import datetime
 from dataclasses import dataclass
-from decimal import Decimal
 
 import pandas as pd
 from django.db.models import Exists, Func, Max, OuterRef, Q
@@ -30,17 +29,24 @@ from workflows.models import (
 DAY = datetime.timedelta(days=1)
 
 
+DATE_COLUMNS = ("week_start",)  # besides every column named *_on
+NUMBER_COLUMNS = ("monthly_fee", "amount", "baseline", "target", "current", "confidence")
+BOOLEAN_COLUMNS = ("active", "required")
+
+
 def frame(queryset, columns: list[str], names: list[str] | None = None) -> pd.DataFrame:
     """One query -> a DataFrame with the given columns (renamed to names). Date columns
-    become datetime64 (NaT for none), decimals floats, so pandas can compute on them."""
+    become datetime64 (NaT for none) and decimals floats (NaN for none), so pandas can
+    compute on them whatever the rows hold."""
     records = list(queryset.values_list(*columns))
     data = pd.DataFrame.from_records(records, columns=names or columns)
     for column in data.columns:
-        sample = next((value for value in data[column] if value is not None), None)
-        if isinstance(sample, datetime.date) and not isinstance(sample, datetime.datetime):
+        if column.endswith("_on") or column in DATE_COLUMNS:
             data[column] = pd.to_datetime(data[column])
-        elif isinstance(sample, Decimal):
-            data[column] = data[column].astype(float)
+        elif column in BOOLEAN_COLUMNS:
+            data[column] = data[column].astype(bool)
+        elif column in NUMBER_COLUMNS:
+            data[column] = pd.to_numeric(data[column].astype(object), errors="raise").astype(float)
     return data
 
 

@@ -1,0 +1,57 @@
+"""Stored metric results, so pages read computed numbers instead of raw history."""
+
+from django.db import models
+
+from metrics.registry import LEVELS
+
+
+class MetricRun(models.Model):
+    """One computation of every metric for a period [start, as_of], and when it was made.
+
+    `current` runs hold the usual periods (this week, month, quarter, last quarter) as of the
+    agency's today and are replaced on every refresh; `daily` runs are the day-by-day history
+    (quarter to date as of each day) behind trend lines and risk-score history."""
+
+    class Kind(models.TextChoices):
+        CURRENT = "current", "Current figures"
+        DAILY = "daily", "Daily snapshot"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    period = models.CharField(max_length=20, help_text="week, month, quarter or last_quarter")
+    as_of = models.DateField()
+    start = models.DateField()
+    computed_at = models.DateTimeField()
+    seconds = models.FloatField(help_text="How long the computation took.")
+
+    class Meta:
+        ordering = ["-as_of"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "period", "as_of", "start"], name="metric_run_identity"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(start__lte=models.F("as_of")),
+                name="metric_run_start_before_as_of",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "period", "-computed_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.period} {self.start}..{self.as_of}"
+
+
+class MetricRow(models.Model):
+    """The metrics of one object (the agency, a department, pod, person or client) in a run."""
+
+    run = models.ForeignKey(MetricRun, on_delete=models.CASCADE, related_name="rows")
+    level = models.CharField(max_length=12, choices=[(level, level) for level in LEVELS])
+    key = models.CharField(max_length=100, help_text="The object's key; 'agency' for the agency.")
+    values = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "level", "key"], name="metric_row_identity")
+        ]
+
+    def __str__(self):
+        return f"{self.level} {self.key}"
