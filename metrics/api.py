@@ -1,7 +1,7 @@
 """GET /api/v1/metrics: the export (DATA_FORMAT.md) over HTTP, for a personal API token.
 
-Authentication is the `Authorization: Bearer <token>` header alone: the view never reads the
-session or cookies, so there is no CSRF to guard against and nothing for a browser to replay.
+Authentication is the `Authorization: Bearer <token>` header alone: a session cookie neither
+helps nor is needed, so there is no CSRF to guard against and nothing for a browser to replay.
 Every answer, errors included, is JSON.
 """
 

@@ -34,6 +34,7 @@ from .columns import FILES
 from .reader import Problems, Row, read_bundle
 from .rules import validate
 
+ANALYZE_AFTER_ROWS = 10_000
 # Files in the order they are written: everything a row refers to is written before it.
 ORDER = list(FILES)
 
@@ -454,4 +455,10 @@ def import_bundle(*, source, dry_run: bool = False, actor=None) -> ImportResult:
         result.created.clear()
         result.updated.clear()
         result.unchanged.clear()
+        return result
+    written = sum(result.created.values()) + sum(result.updated.values())
+    if not dry_run and written >= ANALYZE_AFTER_ROWS:
+        with connection.cursor() as cursor:
+            # Fresh planner statistics after a bulk load (see integrations.demo.seed).
+            cursor.execute("ANALYZE")
     return result
