@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from . import services
-from .models import RISK_WEIGHT_FIELDS, AgencySettings, Department, Pod, Staff
+from .models import RISK_WEIGHT_FIELDS, AgencySettings, ApiToken, Department, Pod, Staff
 
 admin.site.site_header = "Godview admin"
 admin.site.site_title = "Godview admin"
@@ -130,3 +130,52 @@ class AgencySettingsAdmin(admin.ModelAdmin):
             raise PermissionDenied
         settings = AgencySettings.load()
         return redirect(reverse("admin:godview_agencysettings_change", args=[settings.pk]))
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Personal API tokens. Adding one asks only owner and name, issues it through the service
+    and shows its secret once, as a message on the next page; it cannot be shown again (only
+    its hash is stored). Tokens are revoked, not deleted, so the list keeps their record."""
+
+    list_display = ["name", "owner", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["owner"]
+    search_fields = ["name", "prefix", "owner__username", "owner__email"]
+    autocomplete_fields = ["owner"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["owner", "name"]
+        return ["owner", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["owner", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, secret = services.issue_api_token(user=obj.owner, name=obj.name)
+        # The admin goes on with `obj` (history entry, redirect): make it the issued token.
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            f"The secret of {token}: {secret} — copy it now, it will not be shown again. "
+            "Send it as the header 'Authorization: Bearer <secret>'.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = sum(services.revoke_api_token(token=token) for token in queryset)
+        self.message_user(
+            request, f"Revoked {revoked} token{'' if revoked == 1 else 's'}.", messages.SUCCESS
+        )

@@ -275,3 +275,36 @@ class AgencySettings(models.Model):
         return {
             field.removeprefix("risk_weight_"): getattr(self, field) for field in RISK_WEIGHT_FIELDS
         }
+
+
+# The token hash and the once-a-minute last_used_at bumps stay out of the audit history;
+# issuing, renaming and revoking are recorded.
+@pghistory.track(
+    pghistory.InsertEvent(), pghistory.UpdateEvent(), exclude=["token_hash", "last_used_at"]
+)
+class ApiToken(models.Model):
+    """A personal API token (`Authorization: Bearer ...`): its secret is shown once, when it is
+    issued, and only the secret's sha256 is kept. Issue and revoke it through services."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What the token is for, such as 'Looker'.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        max_length=8, editable=False, help_text="The secret's first characters, to recognise it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

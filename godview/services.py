@@ -1,10 +1,12 @@
 """Writes for the agency app: actions on people and settings that must happen in one place."""
 
 import datetime
+import secrets
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
+from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -12,7 +14,12 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from .models import AgencySettings, Staff
+from . import tokens
+from .models import AgencySettings, ApiToken, Staff
+
+# The secret's first characters, kept in clear so an admin can tell tokens apart: 8 of the
+# 43 characters of token_urlsafe(32) leave about 210 bits unknown.
+TOKEN_PREFIX_LENGTH = 8
 
 
 class SetPasswordEmailError(ValueError):
@@ -57,3 +64,29 @@ def send_set_password_email(
         },
     )
     send_mail("Set your Godview password", body, None, [staff.email])
+
+
+@transaction.atomic
+def issue_api_token(*, user, name: str) -> tuple[ApiToken, str]:
+    """Create a personal API token for user; returns it with its secret, which is stored only
+    as a hash: show the secret once and never log it."""
+    name = name.strip()
+    if not name:
+        raise ValueError("Give the token a name that says what it is for.")
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        owner=user,
+        name=name,
+        token_hash=tokens.secret_hash(secret),
+        prefix=secret[:TOKEN_PREFIX_LENGTH],
+    )
+    return token, secret
+
+
+def revoke_api_token(*, token: ApiToken) -> bool:
+    """Revoke a token for good (it answers 401 from now on); returns False if it already was."""
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    token.refresh_from_db(fields=["revoked_at"])
+    return bool(revoked)

@@ -4,10 +4,12 @@ from django.urls import path
 
 from clients import views as client_views
 from integrations import admin_views as integration_admin_views
+from metrics import api as metrics_api
 
 urlpatterns = [
     path("", client_views.client_list, name="home"),
     path("clients/<str:key>/", client_views.client_detail, name="client-detail"),
+    path("api/v1/metrics", metrics_api.metrics, name="api-metrics"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Password reset: also how a newly imported person sets a first password.

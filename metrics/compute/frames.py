@@ -100,14 +100,12 @@ def load_frames(*, as_of: datetime.date, start: datetime.date, zone) -> Frames:
     # Possible recreations: tasks created in the period, and every earlier task of the same
     # client with the same normalised name.
     named = live_tasks.annotate(norm=NormalizedName("name"))
+    same_name = named.filter(client=OuterRef("client"), norm=OuterRef("norm")).exclude(
+        pk=OuterRef("pk")
+    )
     recreation_tasks = named.filter(
-        Exists(
-            named.filter(
-                client=OuterRef("client"),
-                norm=OuterRef("norm"),
-                created_on__range=(start, d),
-            ).exclude(pk=OuterRef("pk"))
-        )
+        (Q(created_on__range=(start, d)) & Exists(same_name))
+        | Exists(same_name.filter(created_on__range=(start, d)))
     )
     start_moment = datetime.datetime.combine(start, datetime.time.min, tzinfo=zone)
     end_moment = datetime.datetime.combine(d + DAY, datetime.time.min, tzinfo=zone)

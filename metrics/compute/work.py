@@ -151,7 +151,8 @@ def _weekly_goals(ctx: Context, state: pd.DataFrame) -> pd.Series:
         active = state.index.isin(mrr_on(f.engagements, monday).index)
         week = goals[goals.week_start == monday]
         all_met = week.groupby("client_id").status.agg(lambda s: bool((s == "met").all()))
-        slipped = ~all_met.reindex(state.index).fillna(False).astype(bool)
+        # No goals at all (missing) slips as much as a missed or unclosed one.
+        slipped = ~all_met.reindex(state.index).astype(object).eq(True)
         slipping &= active & slipped
     return slipping
 
