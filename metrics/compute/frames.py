@@ -38,8 +38,12 @@ def frame(queryset, columns: list[str], names: list[str] | None = None) -> pd.Da
     """One query -> a DataFrame with the given columns (renamed to names). Date columns
     become datetime64 (NaT for none) and decimals floats (NaN for none), so pandas can
     compute on them whatever the rows hold."""
-    records = list(queryset.values_list(*columns))
-    data = pd.DataFrame.from_records(records, columns=names or columns)
+    return typed_frame(list(queryset.values_list(*columns)), names or columns)
+
+
+def typed_frame(records: list[tuple], columns: list[str]) -> pd.DataFrame:
+    """Rows -> a DataFrame, dates as datetime64 and decimals as floats (see frame)."""
+    data = pd.DataFrame.from_records(records, columns=columns)
     for column in data.columns:
         if column.endswith("_on") or column in DATE_COLUMNS:
             data[column] = pd.to_datetime(data[column])
@@ -103,10 +107,27 @@ def load_frames(*, as_of: datetime.date, start: datetime.date, zone) -> Frames:
     same_name = named.filter(client=OuterRef("client"), norm=OuterRef("norm")).exclude(
         pk=OuterRef("pk")
     )
-    recreation_tasks = named.filter(
-        (Q(created_on__range=(start, d)) & Exists(same_name))
-        | Exists(same_name.filter(created_on__range=(start, d)))
+    # Two simple semi-joins in a UNION (an OR of the two EXISTS would run a subquery per task).
+    recreation_columns = [
+        "id",
+        "client_id",
+        "assignee_id",
+        "norm",
+        "created_on",
+        "first_due_on",
+        "completed_on",
+    ]
+    recreation_tasks = (
+        named.filter(created_on__range=(start, d))
+        .filter(Exists(same_name))
+        .values_list(*recreation_columns)
+        .union(
+            named.filter(Exists(same_name.filter(created_on__range=(start, d)))).values_list(
+                *recreation_columns
+            )
+        )
     )
+    recreation_frame = typed_frame(list(recreation_tasks), recreation_columns)
     start_moment = datetime.datetime.combine(start, datetime.time.min, tzinfo=zone)
     end_moment = datetime.datetime.combine(d + DAY, datetime.time.min, tzinfo=zone)
     covering_postponement = approved_by_d.filter(
@@ -163,20 +184,9 @@ def load_frames(*, as_of: datetime.date, start: datetime.date, zone) -> Frames:
             ["task__client_id", "task__assignee_id"],
             ["client_id", "assignee_id"],
         ),
-        recreation_tasks=frame(
-            recreation_tasks,
-            [
-                "id",
-                "client_id",
-                "assignee_id",
-                "norm",
-                "created_on",
-                "first_due_on",
-                "completed_on",
-            ],
-        ),
+        recreation_tasks=recreation_frame,
         recreation_postponements=frame(
-            approved_by_d.filter(task__in=recreation_tasks),
+            approved_by_d.filter(task_id__in=list(recreation_frame.id)),
             ["task_id", "approved_on", "to_due_on"],
         ),
         weekly_goals=frame(
