@@ -5,9 +5,12 @@ from django.urls import path
 from clients import views as client_views
 from integrations import admin_views as integration_admin_views
 from metrics import api as metrics_api
+from metrics import views as metric_views
 
 urlpatterns = [
-    path("", client_views.client_list, name="home"),
+    path("", metric_views.godview, name="home"),
+    path("glossary/", metric_views.glossary, name="glossary"),
+    path("clients/", client_views.client_list, name="client-list"),
     path("clients/<str:key>/", client_views.client_detail, name="client-detail"),
     path("api/v1/metrics", metrics_api.metrics, name="api-metrics"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -3,6 +3,9 @@
 from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_of, staff_visible_to
 
+from .models import MetricRow, MetricRun
+from .registry import BY_KEY
+
 DATES = ("as_of", "start", "end")
 LISTS = ("departments", "pods", "staff", "clients")
 
@@ -37,3 +40,123 @@ def metrics_visible_to(*, user, result: dict) -> dict:
             for name in LISTS
         },
     }
+
+
+# --- The god-view's reads: stored results only, never raw history -------------------------
+
+TILE_METRICS = (
+    "active_clients",
+    "mrr",
+    "retention_rate",
+    "churn_rate",
+    "nrr",
+    "avg_days_inactive",
+    "deadline_miss_rate",
+    "weekly_goal_completion_rate",
+    "tactic_win_rate",
+    "training_completion_rate",
+)
+POD_COLUMNS = (
+    "active_clients",
+    "mrr",
+    "retention_rate",
+    "avg_days_inactive",
+    "sla_breaches",
+    "deadline_miss_rate",
+    "weekly_goal_completion_rate",
+    "goals_off_track",
+    "tactic_win_rate",
+)
+RISK_SORTS = {
+    "risk": lambda row: (-(row["risk_score"] or 0), -(row["days_inactive"] or 0), row["name"]),
+    "days": lambda row: (-(row["days_inactive"] or 0), -(row["risk_score"] or 0), row["name"]),
+    "mrr": lambda row: (-(row["mrr"] or 0), row["name"]),
+    "name": lambda row: (row["name"].lower(),),
+}
+
+
+def current_run(*, period: str):
+    """The latest stored current run of a period, or None when none was computed yet."""
+    return (
+        MetricRun.objects.filter(kind=MetricRun.Kind.CURRENT, period=period)
+        .order_by("-computed_at")
+        .first()
+    )
+
+
+def agency_tiles(*, run, previous_run) -> list[dict]:
+    """The KPI tiles: each metric's value in the run and in the previous period's run."""
+    values = {}
+    for run_id, row_values in MetricRow.objects.filter(
+        run__in=[r for r in (run, previous_run) if r is not None], level="agency"
+    ).values_list("run_id", "values"):
+        values[run_id] = row_values
+    current = values.get(run.id, {}) if run else {}
+    previous = values.get(previous_run.id, {}) if previous_run else {}
+    tiles = []
+    for key in TILE_METRICS:
+        metric = BY_KEY[key]
+        value, before = current.get(key), previous.get(key)
+        change = None if value is None or before is None else value - before
+        better = None
+        if change and metric.higher_is_better is not None:
+            better = (change > 0) == metric.higher_is_better
+        tiles.append(
+            {
+                "metric": metric,
+                "value": value,
+                "previous": before,
+                "change": change,
+                "better": better,
+                "sla_breaches": current.get("sla_breaches") if key == "avg_days_inactive" else None,
+            }
+        )
+    return tiles
+
+
+def at_risk_clients(*, user, run, sort: str = "risk") -> list[dict]:
+    """Visible clients with a risk score above 0 in the run, with names, pod and account
+    manager, sorted by sort (risk, days, mrr or name)."""
+    if run is None:
+        return []
+    rows = dict(
+        MetricRow.objects.filter(run=run, level="client", values__risk_score__gt=0).values_list(
+            "key", "values"
+        )
+    )
+    clients = clients_visible_to(user).filter(key__in=list(rows))
+    result = [
+        {
+            "key": client.key,
+            "name": client.name,
+            "pod": client.pod.name,
+            "account_manager": client.account_manager.name,
+            **{k: rows[client.key].get(k) for k in ("risk_score", "days_inactive", "mrr")},
+            "reasons": rows[client.key].get("risk_reasons") or [],
+            "signals": rows[client.key].get("risk_signals") or [],
+        }
+        for client in clients
+    ]
+    return sorted(result, key=RISK_SORTS.get(sort, RISK_SORTS["risk"]))
+
+
+def pod_rows(*, user, run) -> list[dict]:
+    """Each visible pod's figures in the run, with its department."""
+    if run is None:
+        return []
+    pods = {pod.key: pod for pod in pods_visible_to(user)}
+    rows = MetricRow.objects.filter(run=run, level="pod", key__in=list(pods)).values_list(
+        "key", "values"
+    )
+    return sorted(
+        (
+            {
+                "key": key,
+                "name": pods[key].name,
+                "department": pods[key].department.name if pods[key].department else "",
+                "cells": [(column, values.get(column)) for column in POD_COLUMNS],
+            }
+            for key, values in rows
+        ),
+        key=lambda row: row["name"],
+    )

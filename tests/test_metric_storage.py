@@ -56,11 +56,15 @@ def test_refresh_replaces_the_current_runs_instead_of_piling_them_up(small_agenc
 
     current = MetricRun.objects.filter(kind="current")
     assert sorted(current.values_list("period", flat=True)) == [
+        "last_month",
         "last_quarter",
+        "last_week",
         "month",
         "quarter",
         "week",
     ]
+    last_week = current.get(period="last_week")
+    assert (last_week.start, last_week.as_of) == (D(2026, 3, 23), D(2026, 3, 29))
     assert MetricRun.objects.filter(kind="daily").count() == 1
     quarter = current.get(period="quarter")
     assert (quarter.start, quarter.as_of) == (D(2026, 1, 1), D(2026, 3, 31))

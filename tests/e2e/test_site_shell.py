@@ -34,6 +34,8 @@ def log_in(page, base_url, email):
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+    page.click("nav.mainnav >> text=Clients")
+    page.wait_for_url(f"{base_url}/clients/")
 
 
 def test_account_manager_logs_in_and_sees_only_their_pod(page, live_server, agency):
@@ -79,3 +81,25 @@ def test_wrong_password_is_refused_with_a_message(page, live_server, agency):
 
     assert "/login/" in page.url
     assert "enter a correct" in page.locator("[role=alert]").inner_text().lower()
+
+
+def test_godview_period_filter_and_sorting_update_the_url_and_numbers(page, live_server, agency):
+    from metrics.services import refresh_current
+
+    # A quiet client (no touchpoint since its engagement began) gives the table a row.
+    refresh_current()
+    log_in(page, live_server.url, "lead@agency.test")
+    page.goto(f"{live_server.url}/")
+    quarter_text = page.locator("p.muted").first.inner_text()
+
+    page.click("nav.segmented >> text=This week")
+    page.wait_for_url("**/?period=week")
+    assert page.locator("nav.segmented a[aria-current=page]").inner_text() == "This week"
+    assert page.locator("p.muted").first.inner_text() != quarter_text
+
+    page.click("#at-risk th >> text=Client")
+    page.wait_for_url("**sort=name")
+    names = page.locator("#at-risk tbody tr td:first-child a").all_inner_texts()
+    assert names == sorted(names)
+    screenshot(page, "godview-leadership")
+    assert page.js_errors == []

@@ -1,4 +1,4 @@
-"""The home page lists the clients the user may see, searchable, in a fixed number of queries."""
+"""The client list shows the clients the user may see, searchable, in a fixed number of queries."""
 
 import datetime
 
@@ -21,12 +21,12 @@ def make_pod_with_clients(count, name):
     return pod, am, clients
 
 
-def test_home_lists_only_visible_clients(client):
+def test_client_list_lists_only_visible_clients(client):
     _, am_a, clients_a = make_pod_with_clients(2, "Alpha")
     make_pod_with_clients(2, "Bravo")
     client.force_login(am_a.user)
 
-    response = client.get("/")
+    response = client.get("/clients/")
 
     assert response.status_code == 200
     assert "Alpha client 00" in response.text and "Alpha client 01" in response.text
@@ -34,12 +34,12 @@ def test_home_lists_only_visible_clients(client):
     assert "2 clients" in response.text
 
 
-def test_home_shows_former_clients_and_mrr(client):
+def test_client_list_shows_former_clients_and_mrr(client):
     _, am, (active, former) = make_pod_with_clients(2, "Alpha")
     former.engagements.update(ended_on=datetime.date(2025, 6, 30))
     client.force_login(am.user)
 
-    response = client.get("/")
+    response = client.get("/clients/")
 
     assert "1 active" in response.text
     assert "1,500.00" in response.text
@@ -51,7 +51,7 @@ def test_search_returns_only_the_table_for_htmx(client):
     leader = factories.staff(role=Role.LEADERSHIP)
     client.force_login(leader.user)
 
-    response = client.get("/?q=client 02", headers={"HX-Request": "true"})
+    response = client.get("/clients/?q=client 02", headers={"HX-Request": "true"})
 
     assert response.status_code == 200
     assert "<html" not in response.text
@@ -60,7 +60,7 @@ def test_search_returns_only_the_table_for_htmx(client):
 
 
 @pytest.mark.parametrize("clients_per_pod", [2, 30])
-def test_home_runs_a_fixed_number_of_queries(
+def test_client_list_runs_a_fixed_number_of_queries(
     client, django_assert_max_num_queries, clients_per_pod
 ):
     make_pod_with_clients(clients_per_pod, "Alpha")
@@ -69,7 +69,7 @@ def test_home_runs_a_fixed_number_of_queries(
     client.force_login(leader.user)
 
     with django_assert_max_num_queries(8):
-        response = client.get("/")
+        response = client.get("/clients/")
     assert response.status_code == 200
 
 

@@ -1,0 +1,66 @@
+"""The god-view: the agency at a glance, from stored metric results."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+
+from godview.access import sees_everything
+from godview.agency import agency_today
+from godview.models import AgencySettings
+
+from . import selectors
+from .periods import PERIOD_LABELS, PREVIOUS, QUARTER
+from .registry import BY_KEY, METRICS
+
+PANELS = ("tiles", "at-risk", "pods")
+AT_RISK_SHOWN = 15
+
+
+@login_required
+def godview(request):
+    """KPI tiles, at-risk clients and pods for the chosen period; an HTMX request for one
+    panel (?panel=) gets only that panel, so the page refreshes its panels in place."""
+    period = request.GET.get("period", QUARTER)
+    if period not in PERIOD_LABELS:
+        period = QUARTER
+    sort = request.GET.get("sort", "risk")
+    if sort not in selectors.RISK_SORTS:
+        sort = "risk"
+    run = selectors.current_run(period=period)
+    previous = selectors.current_run(period=PREVIOUS[period]) if period in PREVIOUS else None
+    at_risk = selectors.at_risk_clients(user=request.user, run=run, sort=sort)
+    context = {
+        "period": period,
+        "period_label": PERIOD_LABELS[period],
+        "sla_days": AgencySettings.load().sla_days,
+        "periods": PERIOD_LABELS,
+        "sort": sort,
+        "run": run,
+        "stale": run is not None and run.as_of < agency_today(),
+        "now": timezone.now(),
+        "tiles": selectors.agency_tiles(run=run, previous_run=previous),
+        "previous_label": {
+            "week": "last week",
+            "month": "last month",
+            "quarter": "last quarter",
+        }.get(period),
+        "at_risk": at_risk[:AT_RISK_SHOWN],
+        "at_risk_total": len(at_risk),
+        "pods": selectors.pod_rows(user=request.user, run=run),
+        "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
+        "scope_all": sees_everything(request.user),
+    }
+    template = "metrics/godview.html"
+    panel = request.GET.get("panel")
+    if request.htmx and panel in PANELS:
+        template += f"#{panel}"
+    return render(request, template, context)
+
+
+@login_required
+def glossary(request):
+    """Every metric's definition, from the registry, grouped as DOMAIN.md groups them."""
+    groups = {}
+    for metric in METRICS:
+        groups.setdefault(metric.group, []).append(metric)
+    return render(request, "metrics/glossary.html", {"groups": groups})

@@ -1,0 +1,122 @@
+"""The god-view page: KPI tiles, clients at risk and pods, read from stored results only."""
+
+import datetime
+
+import pytest
+
+from godview.models import Role
+from metrics.registry import METRICS
+from metrics.services import refresh_current
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+TODAY = datetime.date(2026, 3, 31)
+
+
+def pod_with_clients(name, count, *, quiet=0):
+    """A pod whose first `quiet` clients have not heard from us for 30 days."""
+    pod = factories.pod(name=name)
+    am = factories.staff(pod=pod, name=f"{name} manager")
+    for n in range(count):
+        client = factories.client(pod=pod, account_manager=am, name=f"{name} client {n:02d}")
+        factories.engagement(client, datetime.date(2025, 1, 1), monthly_fee="1000")
+        last_contact = TODAY - datetime.timedelta(days=30 if n < quiet else 2)
+        factories.touchpoint(client, last_contact, channel="call")
+    return pod, am
+
+
+@pytest.fixture
+def agency(monkeypatch):
+    alpha = pod_with_clients("Alpha", 3, quiet=1)
+    bravo = pod_with_clients("Bravo", 2, quiet=1)
+    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY)
+    refresh_current(today=TODAY)
+    return {"alpha": alpha, "bravo": bravo}
+
+
+def test_leadership_sees_tiles_clients_at_risk_and_every_pod(client, agency):
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    text = response.text
+    assert "Active clients" in text and ">5<" in text  # five active clients
+    assert "5,000.00" in text  # MRR
+    assert "Alpha client 00" in text and "Bravo client 00" in text
+    assert "30 days since last contact; standard is 10" in text
+    assert "Alpha" in text and "Bravo" in text
+    assert "Figures computed" in text
+
+
+def test_an_account_manager_sees_agency_tiles_but_only_their_pod_in_detail(client, agency):
+    _, am = agency["alpha"]
+    client.force_login(am.user)
+
+    response = client.get("/")
+
+    assert ">5<" in response.text  # agency-wide tile
+    assert "Alpha client 00" in response.text
+    assert "Bravo client 00" not in response.text
+    assert "Bravo manager" not in response.text
+
+
+def test_the_period_filter_switches_runs(client, agency):
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/?period=week")
+
+    assert "This week: 30 Mar 2026 – 31 Mar 2026" in response.text
+    assert 'href="?period=week" aria-current="page"' in response.text
+
+
+def test_a_panel_alone_comes_back_for_htmx(client, agency):
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/?panel=at-risk&sort=name", headers={"HX-Request": "true"})
+
+    assert "<html" not in response.text
+    assert response.text.lstrip().startswith('<section id="at-risk"')
+    assert response.text.index("Alpha client 00") < response.text.index("Bravo client 00")
+
+
+def test_without_stored_figures_the_page_says_so(client):
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/")
+
+    assert "No figures have been computed yet" in response.text
+
+
+def test_old_figures_are_flagged_not_hidden(client, agency, monkeypatch):
+    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY + datetime.timedelta(days=1))
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/")
+
+    assert "These figures are as of 31 Mar 2026, not today" in response.text
+
+
+@pytest.mark.parametrize("clients_per_pod", [2, 12])
+def test_the_godview_runs_a_fixed_number_of_queries(
+    client, monkeypatch, django_assert_max_num_queries, clients_per_pod
+):
+    pod_with_clients("Alpha", clients_per_pod, quiet=clients_per_pod // 2)
+    pod_with_clients("Bravo", clients_per_pod, quiet=1)
+    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY)
+    refresh_current(today=TODAY)
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    with django_assert_max_num_queries(12):
+        response = client.get("/")
+    assert response.status_code == 200
+
+
+def test_the_glossary_defines_every_metric(client):
+    client.force_login(factories.staff(role=Role.ACCOUNT_MANAGER).user)
+
+    response = client.get("/glossary/")
+
+    for metric in METRICS:
+        assert f'id="{metric.key}"' in response.text
