@@ -160,3 +160,65 @@ def pod_rows(*, user, run) -> list[dict]:
         ),
         key=lambda row: row["name"],
     )
+
+
+RISK_BANDS = (
+    ("0", 0, 0),
+    ("1-24", 1, 24),
+    ("25-49", 25, 49),
+    ("50-74", 50, 74),
+    ("75-100", 75, 100),
+)
+
+
+def agency_history() -> list[dict]:
+    """The agency's figures in every daily snapshot (oldest first): only the few keys the
+    trend charts draw, extracted in SQL from the stored rows."""
+    rows = (
+        MetricRow.objects.filter(run__kind=MetricRun.Kind.DAILY, level="agency")
+        .order_by("run__as_of")
+        .values_list(
+            "run__as_of",
+            "run__start",
+            "values__mrr",
+            "values__avg_days_inactive",
+            "values__retention_rate",
+            "values__churn_rate",
+        )
+    )
+    keys = ("as_of", "start", "mrr", "avg_days_inactive", "retention_rate", "churn_rate")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def quarterly_retention(history: list[dict]) -> list[dict]:
+    """Per quarter, the retention of its latest snapshot (the whole quarter once it ended)."""
+    latest = {}
+    for point in history:
+        latest[point["start"]] = point  # history is in date order: the last one wins
+    return [
+        {
+            "quarter": f"{start.year} Q{(start.month - 1) // 3 + 1}",
+            "complete": point["as_of"].month % 3 == 0 and point["as_of"].day >= 30,
+            "retention_rate": point["retention_rate"],
+            "churn_rate": point["churn_rate"],
+        }
+        for start, point in sorted(latest.items())
+    ]
+
+
+def risk_bands(*, user, run) -> list[dict]:
+    """How many of the user's visible active clients fall in each band of risk score."""
+    if run is None:
+        return []
+    keys = set(clients_visible_to(user).values_list("key", flat=True))
+    scores = [
+        score
+        for key, score in MetricRow.objects.filter(
+            run=run, level="client", values__risk_score__isnull=False
+        ).values_list("key", "values__risk_score")
+        if key in keys and score is not None
+    ]
+    return [
+        {"band": label, "clients": sum(low <= score <= high for score in scores)}
+        for label, low, high in RISK_BANDS
+    ]

@@ -84,15 +84,22 @@ def snapshot_day(*, day: datetime.date) -> MetricRun:
 
 
 def backfill(*, since: datetime.date, until: datetime.date, every_days: int = 1) -> int:
-    """Daily snapshots from since to until (every N days, always including until)."""
+    """Daily snapshots from since to until: every N days, plus every quarter's last day (so
+    each quarter's retention is kept whole) and until itself."""
     if since > until:
         raise ValueError("since must be on or before until")
-    days, day = [], since
-    while day < until:
-        days.append(day)
+    days, day = set(), since
+    while day <= until:
+        days.add(day)
         day += datetime.timedelta(days=every_days)
-    days.append(until)
-    for day in days:
+    day = default_start(since)
+    while day <= until:
+        quarter_end = default_start(day + datetime.timedelta(days=92)) - datetime.timedelta(days=1)
+        if since <= quarter_end <= until:
+            days.add(quarter_end)
+        day = quarter_end + datetime.timedelta(days=1)
+    days.add(until)
+    for day in sorted(days):
         snapshot_day(day=day)
     return len(days)
 

@@ -8,11 +8,11 @@ from godview.access import sees_everything
 from godview.agency import agency_today
 from godview.models import AgencySettings
 
-from . import selectors
+from . import charts, selectors
 from .periods import PERIOD_LABELS, PREVIOUS, QUARTER
 from .registry import BY_KEY, METRICS
 
-PANELS = ("tiles", "at-risk", "pods")
+PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
 
 
@@ -50,6 +50,7 @@ def godview(request):
         "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
         "scope_all": sees_everything(request.user),
     }
+    context["charts"] = _charts(request.user, run)
     template = "metrics/godview.html"
     panel = request.GET.get("panel")
     if request.htmx and panel in PANELS:
@@ -64,3 +65,69 @@ def glossary(request):
     for metric in METRICS:
         groups.setdefault(metric.group, []).append(metric)
     return render(request, "metrics/glossary.html", {"groups": groups})
+
+
+def _charts(user, run) -> list[dict]:
+    """The god-view's charts, each with its figure and the table that says the same."""
+    history = selectors.agency_history()
+    quarters = selectors.quarterly_retention(history)
+    bands = selectors.risk_bands(user=user, run=run)
+    days = [point["as_of"].isoformat() for point in history]
+    return [
+        {
+            "id": "chart-retention",
+            "title": "Retention and churn by quarter",
+            "figure": charts.retention_by_quarter(
+                quarters=[q["quarter"] for q in quarters],
+                retention=[q["retention_rate"] for q in quarters],
+                churn=[q["churn_rate"] for q in quarters],
+            ),
+            "columns": ["Quarter", "Retention %", "Churn %"],
+            "rows": [
+                [
+                    q["quarter"] + ("" if q["complete"] else " (to date)"),
+                    q["retention_rate"],
+                    q["churn_rate"],
+                ]
+                for q in quarters
+            ],
+        },
+        {
+            "id": "chart-mrr",
+            "title": "MRR over time",
+            "figure": charts.line_over_time(
+                title="MRR over time",
+                y_title="MRR",
+                days=days,
+                values=[point["mrr"] for point in history],
+                name="MRR",
+            ),
+            "columns": ["Snapshot", "MRR"],
+            "rows": [[day, point["mrr"]] for day, point in zip(days, history, strict=True)],
+        },
+        {
+            "id": "chart-inactive",
+            "title": "Average days inactive over time",
+            "figure": charts.line_over_time(
+                title="Average days inactive over time",
+                y_title="Days",
+                days=days,
+                values=[point["avg_days_inactive"] for point in history],
+                name="Days inactive",
+            ),
+            "columns": ["Snapshot", "Average days inactive"],
+            "rows": [
+                [day, point["avg_days_inactive"]] for day, point in zip(days, history, strict=True)
+            ],
+        },
+        {
+            "id": "chart-risk",
+            "title": "Risk score distribution",
+            "figure": charts.risk_distribution(
+                labels=[band["band"] for band in bands],
+                counts=[band["clients"] for band in bands],
+            ),
+            "columns": ["Risk score", "Active clients"],
+            "rows": [[band["band"], band["clients"]] for band in bands],
+        },
+    ]

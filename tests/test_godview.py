@@ -108,7 +108,7 @@ def test_the_godview_runs_a_fixed_number_of_queries(
     refresh_current(today=TODAY)
     client.force_login(factories.staff(role=Role.LEADERSHIP).user)
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         response = client.get("/")
     assert response.status_code == 200
 
@@ -120,3 +120,29 @@ def test_the_glossary_defines_every_metric(client):
 
     for metric in METRICS:
         assert f'id="{metric.key}"' in response.text
+
+
+def test_charts_come_with_their_figures_and_tables(client, agency):
+    from metrics.services import backfill
+
+    backfill(since=datetime.date(2025, 12, 1), until=TODAY, every_days=14)
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/")
+
+    for chart_id in ("chart-retention", "chart-mrr", "chart-inactive", "chart-risk"):
+        assert f'<script id="{chart_id}" type="application/json">' in response.text
+    assert "2025 Q4" in response.text and "2026 Q1" in response.text
+    assert "plotly-basic.min.js" in response.text
+    assert "<script>" not in response.text  # no inline scripts
+
+
+def test_chart_builders_return_titled_figures_with_the_data():
+    from metrics import charts
+
+    figure = charts.retention_by_quarter(quarters=["2026 Q1"], retention=[80.0], churn=[20.0])
+    assert figure["layout"]["title"]["text"] == "Retention and churn by quarter"
+    assert [trace["y"] for trace in figure["data"]] == [(80.0,), (20.0,)] or [
+        list(trace["y"]) for trace in figure["data"]
+    ] == [[80.0], [20.0]]
+    assert figure["layout"]["yaxis"]["title"]["text"] == "% of starting clients"

@@ -77,7 +77,7 @@ def test_refresh_replaces_the_current_runs_instead_of_piling_them_up(small_agenc
 def test_daily_snapshots_keep_only_what_trends_need_for_clients(small_agency):
     count = backfill(since=D(2026, 3, 1), until=D(2026, 3, 31), every_days=7)
 
-    assert count == 6  # 1, 8, 15, 22, 29 March and the 31st
+    assert count == 6  # 1, 8, 15, 22, 29 March and the 31st (also the quarter's last day)
     row = MetricRow.objects.filter(run__as_of=D(2026, 3, 31), level="client").first()
     assert set(row.values) == {
         "mrr",
@@ -149,3 +149,12 @@ def test_an_import_is_followed_by_a_refresh_run_by_a_real_worker(transactional_d
     finally:
         worker.terminate()
         worker.wait(10)
+
+
+@pytest.mark.django_db
+def test_backfill_keeps_every_quarter_end(small_agency):
+    count = backfill(since=D(2025, 12, 1), until=D(2026, 4, 10), every_days=30)
+
+    days = set(MetricRun.objects.filter(kind="daily").values_list("as_of", flat=True))
+    assert {D(2025, 12, 31), D(2026, 3, 31), D(2026, 4, 10)} <= days
+    assert count == len(days)

@@ -1,0 +1,69 @@
+"""Chart builders: plain data in, a Plotly figure (as a JSON-ready dict) out.
+
+Figures are aggregated on the server (a point per snapshot or per bucket, never raw rows),
+titled, with labelled axes and the palette below, which stays readable for colour-blind
+readers; every chart is also shown as a table beside it.
+"""
+
+import plotly.graph_objects as go
+
+BLUE, ORANGE, GREY, RED = "#3056d3", "#e8871e", "#98a2b3", "#b42318"
+FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
+
+
+def _layout(title: str, y_title: str, **extra) -> dict:
+    return {
+        "title": {"text": title, "font": {"size": 14}},
+        "font": FONT,
+        "margin": {"l": 56, "r": 16, "t": 40, "b": 40},
+        "height": 280,
+        "yaxis": {"title": {"text": y_title}, "rangemode": "tozero", "gridcolor": "#eef0f3"},
+        "xaxis": {"gridcolor": "#eef0f3"},
+        "plot_bgcolor": "#ffffff",
+        "paper_bgcolor": "#ffffff",
+        "legend": {"orientation": "h", "y": -0.2},
+        **extra,
+    }
+
+
+def _figure(traces: list, layout: dict) -> dict:
+    return go.Figure(data=traces, layout=layout).to_plotly_json()
+
+
+def line_over_time(*, title: str, y_title: str, days: list, values: list, name: str) -> dict:
+    """One series over snapshot dates (MRR, average days inactive)."""
+    trace = go.Scatter(
+        x=days,
+        y=values,
+        mode="lines+markers",
+        name=name,
+        line={"color": BLUE, "width": 2},
+        marker={"size": 5},
+    )
+    return _figure([trace], _layout(title, y_title, showlegend=False))
+
+
+def retention_by_quarter(*, quarters: list[str], retention: list, churn: list) -> dict:
+    """Retention and churn side by side per quarter (percent)."""
+    traces = [
+        go.Bar(x=quarters, y=retention, name="Retention", marker_color=BLUE),
+        go.Bar(x=quarters, y=churn, name="Churn", marker_color=ORANGE),
+    ]
+    return _figure(
+        traces, _layout("Retention and churn by quarter", "% of starting clients", barmode="group")
+    )
+
+
+def risk_distribution(*, labels: list[str], counts: list[int]) -> dict:
+    """How many active clients fall in each band of risk score."""
+    colors = [GREY, BLUE, ORANGE, RED, RED][: len(labels)]
+    trace = go.Bar(x=labels, y=counts, marker_color=colors, name="Clients")
+    return _figure(
+        [trace],
+        _layout(
+            "Risk score distribution",
+            "Active clients",
+            showlegend=False,
+            xaxis={"title": {"text": "Risk score"}},
+        ),
+    )
