@@ -10,6 +10,8 @@ from metrics import views as metric_views
 urlpatterns = [
     path("", metric_views.godview, name="home"),
     path("glossary/", metric_views.glossary, name="glossary"),
+    path("leaderboard/", metric_views.leaderboard, name="leaderboard"),
+    path("pods/<str:key>/", metric_views.pod_detail, name="pod-detail"),
     path("clients/", client_views.client_list, name="client-list"),
     path("clients/<str:key>/", client_views.client_detail, name="client-detail"),
     path("api/v1/metrics", metrics_api.metrics, name="api-metrics"),

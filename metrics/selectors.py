@@ -4,7 +4,7 @@ from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_of, staff_visible_to
 
 from .models import MetricRow, MetricRun
-from .registry import BY_KEY
+from .registry import AGENCY, BY_KEY, STAFF
 
 DATES = ("as_of", "start", "end")
 LISTS = ("departments", "pods", "staff", "clients")
@@ -84,34 +84,76 @@ def current_run(*, period: str):
     )
 
 
-def agency_tiles(*, run, previous_run) -> list[dict]:
-    """The KPI tiles: each metric's value in the run and in the previous period's run."""
-    values = {}
-    for run_id, row_values in MetricRow.objects.filter(
-        run__in=[r for r in (run, previous_run) if r is not None], level="agency"
-    ).values_list("run_id", "values"):
-        values[run_id] = row_values
+def tiles(*, run, previous_run, level: str = AGENCY, key: str = AGENCY) -> list[dict]:
+    """KPI tiles for one object (the agency by default): each tile metric that applies to the
+    level, its value in the run and in the previous period's run."""
+    values = dict(
+        MetricRow.objects.filter(
+            run__in=[r for r in (run, previous_run) if r is not None], level=level, key=key
+        ).values_list("run_id", "values")
+    )
     current = values.get(run.id, {}) if run else {}
     previous = values.get(previous_run.id, {}) if previous_run else {}
-    tiles = []
-    for key in TILE_METRICS:
-        metric = BY_KEY[key]
-        value, before = current.get(key), previous.get(key)
+    result = []
+    for metric_key in TILE_METRICS:
+        metric = BY_KEY[metric_key]
+        if metric_key not in current and level != AGENCY:
+            continue  # does not apply here (an account-manager figure of a designer, say)
+        value, before = current.get(metric_key), previous.get(metric_key)
         change = None if value is None or before is None else value - before
         better = None
         if change and metric.higher_is_better is not None:
             better = (change > 0) == metric.higher_is_better
-        tiles.append(
+        result.append(
             {
                 "metric": metric,
                 "value": value,
                 "previous": before,
                 "change": change,
                 "better": better,
-                "sla_breaches": current.get("sla_breaches") if key == "avg_days_inactive" else None,
+                "sla_breaches": current.get("sla_breaches")
+                if metric_key == "avg_days_inactive"
+                else None,
             }
         )
-    return tiles
+    return result
+
+
+def rows_for(*, run, level: str, keys) -> dict[str, dict]:
+    """key -> stored values of the given objects of a level in the run (one query)."""
+    if run is None:
+        return {}
+    return dict(
+        MetricRow.objects.filter(run=run, level=level, key__in=list(keys)).values_list(
+            "key", "values"
+        )
+    )
+
+
+ROLE_PLURALS = {"account_manager": "Account managers", "designer": "Designers", "sales": "Sales"}
+
+
+def leaderboard(*, user, run) -> dict[str, list[dict]]:
+    """Per role, the visible people with their rank, score and the parts of the score."""
+    if run is None:
+        return {}
+    people = {person.key: person for person in staff_visible_to(user).filter(active=True)}
+    ranked = {}
+    for key, values in rows_for(run=run, level=STAFF, keys=people).items():
+        if "leaderboard_parts" not in values:
+            continue
+        person = people[key]
+        ranked.setdefault(ROLE_PLURALS.get(person.role, person.get_role_display()), []).append(
+            {
+                "person": person,
+                "rank": values.get("leaderboard_rank"),
+                "score": values.get("leaderboard_score"),
+                "parts": values["leaderboard_parts"],
+            }
+        )
+    for entries in ranked.values():
+        entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["person"].name))
+    return dict(sorted(ranked.items()))
 
 
 def at_risk_clients(*, user, run, sort: str = "risk") -> list[dict]:

@@ -1,61 +1,102 @@
 """The god-view: the agency at a glance, from stored metric results."""
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from godview.access import sees_everything
+from godview.access import pods_visible_to, sees_everything
 from godview.agency import agency_today
 from godview.models import AgencySettings
 
 from . import charts, selectors
 from .periods import PERIOD_LABELS, PREVIOUS, QUARTER
-from .registry import BY_KEY, METRICS
+from .registry import BY_KEY, CLIENT, METRICS, POD, STAFF
 
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
 
 
-@login_required
-def godview(request):
-    """KPI tiles, at-risk clients and pods for the chosen period; an HTMX request for one
-    panel (?panel=) gets only that panel, so the page refreshes its panels in place."""
+def _period(request) -> dict:
+    """The period picked in the query string (default this quarter), its stored run, the
+    previous period's run and whether the figures are older than today."""
     period = request.GET.get("period", QUARTER)
     if period not in PERIOD_LABELS:
         period = QUARTER
-    sort = request.GET.get("sort", "risk")
-    if sort not in selectors.RISK_SORTS:
-        sort = "risk"
     run = selectors.current_run(period=period)
     previous = selectors.current_run(period=PREVIOUS[period]) if period in PREVIOUS else None
-    at_risk = selectors.at_risk_clients(user=request.user, run=run, sort=sort)
-    context = {
+    return {
         "period": period,
         "period_label": PERIOD_LABELS[period],
-        "sla_days": AgencySettings.load().sla_days,
         "periods": PERIOD_LABELS,
-        "sort": sort,
         "run": run,
-        "stale": run is not None and run.as_of < agency_today(),
-        "now": timezone.now(),
-        "tiles": selectors.agency_tiles(run=run, previous_run=previous),
+        "previous_run": previous,
         "previous_label": {
             "week": "last week",
             "month": "last month",
             "quarter": "last quarter",
         }.get(period),
+        "stale": run is not None and run.as_of < agency_today(),
+        "now": timezone.now(),
+        "sla_days": AgencySettings.load().sla_days,
+    }
+
+
+@login_required
+def godview(request):
+    """KPI tiles, at-risk clients, pods and trends for the chosen period; an HTMX request for
+    one panel (?panel=) gets only that panel, so the page refreshes its panels in place."""
+    context = _period(request)
+    run = context["run"]
+    sort = request.GET.get("sort", "risk")
+    if sort not in selectors.RISK_SORTS:
+        sort = "risk"
+    at_risk = selectors.at_risk_clients(user=request.user, run=run, sort=sort)
+    context |= {
+        "sort": sort,
+        "tiles": selectors.tiles(run=run, previous_run=context["previous_run"]),
         "at_risk": at_risk[:AT_RISK_SHOWN],
         "at_risk_total": len(at_risk),
         "pods": selectors.pod_rows(user=request.user, run=run),
         "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
         "scope_all": sees_everything(request.user),
+        "charts": _charts(request.user, run),
     }
-    context["charts"] = _charts(request.user, run)
     template = "metrics/godview.html"
     panel = request.GET.get("panel")
     if request.htmx and panel in PANELS:
         template += f"#{panel}"
     return render(request, template, context)
+
+
+@login_required
+def pod_detail(request, key):
+    """One pod: its figures, its people and its clients (404 outside the user's pods)."""
+    pod = get_object_or_404(pods_visible_to(request.user), key=key)
+    context = _period(request)
+    run = context["run"]
+    people = list(pod.members.filter(active=True).order_by("name"))
+    clients = list(pod.clients.select_related("account_manager").order_by("name"))
+    people_rows = selectors.rows_for(run=run, level=STAFF, keys=[p.key for p in people])
+    client_rows = selectors.rows_for(run=run, level=CLIENT, keys=[c.key for c in clients])
+    context |= {
+        "pod": pod,
+        "tiles": selectors.tiles(
+            run=run, previous_run=context["previous_run"], level=POD, key=pod.key
+        ),
+        "people": [(person, people_rows.get(person.key, {})) for person in people],
+        "clients": [
+            (client, client_rows[client.key]) for client in clients if client.key in client_rows
+        ],
+    }
+    return render(request, "metrics/pod_detail.html", context)
+
+
+@login_required
+def leaderboard(request):
+    """People ranked per role on plan vs fact, every part of each score shown."""
+    context = _period(request)
+    context["roles"] = selectors.leaderboard(user=request.user, run=context["run"])
+    return render(request, "metrics/leaderboard.html", context)
 
 
 @login_required

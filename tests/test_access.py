@@ -76,7 +76,13 @@ def test_client_page_of_another_pod_answers_404(client, two_pods):
 
 
 def test_anonymous_users_are_sent_to_login(client, two_pods):
-    for url in ("/", "/clients/", "/glossary/", f"/clients/{two_pods['client_a'].key}/"):
+    for url in (
+        "/",
+        "/clients/",
+        "/glossary/",
+        "/leaderboard/",
+        f"/clients/{two_pods['client_a'].key}/",
+    ):
         response = client.get(url)
         assert response.status_code == 302
         assert response.url.startswith("/login/?next=")

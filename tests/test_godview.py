@@ -146,3 +146,53 @@ def test_chart_builders_return_titled_figures_with_the_data():
         list(trace["y"]) for trace in figure["data"]
     ] == [[80.0], [20.0]]
     assert figure["layout"]["yaxis"]["title"]["text"] == "% of starting clients"
+
+
+def test_pod_page_shows_its_people_and_clients_and_404s_for_other_pods(client, agency):
+    alpha, alpha_am = agency["alpha"]
+    bravo, _ = agency["bravo"]
+    client.force_login(alpha_am.user)
+
+    own = client.get(f"/pods/{alpha.key}/")
+    other = client.get(f"/pods/{bravo.key}/")
+
+    assert own.status_code == 200
+    assert "Alpha manager" in own.text and "Alpha client 02" in own.text
+    assert "Bravo client" not in own.text
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize("clients_per_pod", [2, 12])
+def test_pod_page_runs_a_fixed_number_of_queries(
+    client, monkeypatch, django_assert_max_num_queries, clients_per_pod
+):
+    pod, am = pod_with_clients("Alpha", clients_per_pod, quiet=1)
+    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY)
+    refresh_current(today=TODAY)
+    client.force_login(am.user)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(f"/pods/{pod.key}/")
+    assert response.status_code == 200
+
+
+def test_leaderboard_ranks_people_per_role_with_their_parts(client, agency):
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/leaderboard/")
+
+    assert response.status_code == 200
+    assert "Account managers" in response.text
+    assert "Alpha manager" in response.text and "Bravo manager" in response.text
+    assert "Weekly goal completion" in response.text  # a KPI column with its target
+    assert "target ≥ 80 · weight 30" in response.text
+
+
+def test_an_account_manager_sees_only_their_pod_on_the_leaderboard(client, agency):
+    _, alpha_am = agency["alpha"]
+    client.force_login(alpha_am.user)
+
+    response = client.get("/leaderboard/")
+
+    assert "Alpha manager" in response.text
+    assert "Bravo manager" not in response.text

@@ -21,7 +21,7 @@ def formatted(key: str, value) -> str:
         return f"{int(value):,}"
     if unit == DAYS:
         return f"{value:g}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    return f"{value:,.2f}" if isinstance(value, float) else str(value)
 
 
 @register.simple_tag
