@@ -2,6 +2,7 @@
 
 from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_of, staff_visible_to
+from workflows.models import WeeklyGoal
 
 from .models import MetricRow, MetricRun
 from .registry import AGENCY, BY_KEY, STAFF
@@ -196,6 +197,7 @@ def pod_rows(*, user, run) -> list[dict]:
                 "key": key,
                 "name": pods[key].name,
                 "department": pods[key].department.name if pods[key].department else "",
+                "department_key": pods[key].department.key if pods[key].department else None,
                 "cells": [(column, values.get(column)) for column in POD_COLUMNS],
             }
             for key, values in rows
@@ -264,3 +266,14 @@ def risk_bands(*, user, run) -> list[dict]:
         {"band": label, "clients": sum(low <= score <= high for score in scores)}
         for label, low, high in RISK_BANDS
     ]
+
+
+def weekly_goals_of(*, person, run):
+    """The person's weekly goals of the run's weeks, newest week first (with client)."""
+    if run is None:
+        return []
+    return list(
+        WeeklyGoal.objects.filter(staff=person, week_start__range=(run.start, run.as_of))
+        .select_related("client")
+        .order_by("-week_start", "client__name")
+    )

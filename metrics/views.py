@@ -1,16 +1,17 @@
 """The god-view: the agency at a glance, from stored metric results."""
 
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from godview.access import pods_visible_to, sees_everything
+from godview.access import pods_visible_to, sees_everything, staff_visible_to
 from godview.agency import agency_today
-from godview.models import AgencySettings
+from godview.models import AgencySettings, Department
 
 from . import charts, selectors
 from .periods import PERIOD_LABELS, PREVIOUS, QUARTER
-from .registry import BY_KEY, CLIENT, METRICS, POD, STAFF
+from .registry import BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
@@ -38,6 +39,7 @@ def _period(request) -> dict:
         "stale": run is not None and run.as_of < agency_today(),
         "now": timezone.now(),
         "sla_days": AgencySettings.load().sla_days,
+        "scope_all": sees_everything(request.user),
     }
 
 
@@ -58,7 +60,6 @@ def godview(request):
         "at_risk_total": len(at_risk),
         "pods": selectors.pod_rows(user=request.user, run=run),
         "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
-        "scope_all": sees_everything(request.user),
         "charts": _charts(request.user, run),
     }
     template = "metrics/godview.html"
@@ -89,6 +90,50 @@ def pod_detail(request, key):
         ],
     }
     return render(request, "metrics/pod_detail.html", context)
+
+
+@login_required
+def department_detail(request, key):
+    """One department: its figures and its pods (leadership and directors only: an account
+    manager's view stops at their pod, so other users get 404)."""
+    if not sees_everything(request.user):
+        raise Http404("No such department")
+    department = get_object_or_404(Department, key=key)
+    context = _period(request)
+    run = context["run"]
+    pods = [
+        row
+        for row in selectors.pod_rows(user=request.user, run=run)
+        if row["department_key"] == department.key
+    ]
+    context |= {
+        "department": department,
+        "tiles": selectors.tiles(
+            run=run, previous_run=context["previous_run"], level=DEPARTMENT, key=department.key
+        ),
+        "pods": pods,
+        "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
+    }
+    return render(request, "metrics/department_detail.html", context)
+
+
+@login_required
+def person_detail(request, key):
+    """One person: their figures, their clients and their weekly goals of the period."""
+    person = get_object_or_404(staff_visible_to(request.user), key=key)
+    context = _period(request)
+    run = context["run"]
+    clients = list(person.managed_clients.select_related("pod").order_by("name"))
+    client_rows = selectors.rows_for(run=run, level=CLIENT, keys=[c.key for c in clients])
+    context |= {
+        "person": person,
+        "tiles": selectors.tiles(
+            run=run, previous_run=context["previous_run"], level=STAFF, key=person.key
+        ),
+        "clients": [(c, client_rows[c.key]) for c in clients if c.key in client_rows],
+        "weekly_goals": selectors.weekly_goals_of(person=person, run=run),
+    }
+    return render(request, "metrics/person_detail.html", context)
 
 
 @login_required

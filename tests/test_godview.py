@@ -196,3 +196,32 @@ def test_an_account_manager_sees_only_their_pod_on_the_leaderboard(client, agenc
 
     assert "Alpha manager" in response.text
     assert "Bravo manager" not in response.text
+
+
+def test_department_page_is_for_leadership_only(client, agency):
+    alpha, alpha_am = agency["alpha"]
+    department = factories.department(name="Account management")
+    alpha.department = department
+    alpha.save()
+    refresh_current(today=TODAY)
+
+    client.force_login(alpha_am.user)
+    assert client.get(f"/departments/{department.key}/").status_code == 404
+
+    client.force_login(factories.staff(role=Role.DIRECTOR).user)
+    response = client.get(f"/departments/{department.key}/")
+    assert response.status_code == 200
+    assert "Alpha" in response.text and "Bravo" not in response.text
+
+
+def test_person_page_shows_their_clients_and_404s_outside_the_pod(client, agency):
+    _, alpha_am = agency["alpha"]
+    _, bravo_am = agency["bravo"]
+    client.force_login(alpha_am.user)
+
+    own = client.get(f"/people/{alpha_am.key}/")
+    other = client.get(f"/people/{bravo_am.key}/")
+
+    assert own.status_code == 200
+    assert "Alpha client 01" in own.text
+    assert other.status_code == 404
