@@ -16,6 +16,7 @@ urlpatterns = [
     path("people/<str:key>/", metric_views.person_detail, name="person-detail"),
     path("clients/", client_views.client_list, name="client-list"),
     path("clients/<str:key>/", client_views.client_detail, name="client-detail"),
+    path("clients/<str:key>/warning/", metric_views.client_panel, name="client-warning"),
     path("api/v1/metrics", metrics_api.metrics, name="api-metrics"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -30,17 +30,33 @@ def _figure(traces: list, layout: dict) -> dict:
     return go.Figure(data=traces, layout=layout).to_plotly_json()
 
 
-def line_over_time(*, title: str, y_title: str, days: list, values: list, name: str) -> dict:
-    """One series over snapshot dates (MRR, average days inactive)."""
-    trace = go.Scatter(
-        x=days,
-        y=values,
-        mode="lines+markers",
-        name=name,
-        line={"color": BLUE, "width": 2},
-        marker={"size": 5},
-    )
-    return _figure([trace], _layout(title, y_title, showlegend=False))
+def line_over_time(
+    *, title: str, y_title: str, days: list, values: list, name: str, second=None
+) -> dict:
+    """A series over snapshot dates (MRR, days inactive); `second` = (name, values) adds a
+    dotted one with square markers, so the two differ by more than colour."""
+    traces = [
+        go.Scatter(
+            x=days,
+            y=values,
+            mode="lines+markers",
+            name=name,
+            line={"color": BLUE, "width": 2},
+            marker={"size": 5},
+        )
+    ]
+    if second is not None:
+        traces.append(
+            go.Scatter(
+                x=days,
+                y=second[1],
+                mode="lines+markers",
+                name=second[0],
+                line={"color": ORANGE, "width": 2, "dash": "dot"},
+                marker={"size": 5, "symbol": "square"},
+            )
+        )
+    return _figure(traces, _layout(title, y_title, showlegend=second is not None))
 
 
 def retention_by_quarter(*, quarters: list[str], retention: list, churn: list) -> dict:

@@ -277,3 +277,29 @@ def weekly_goals_of(*, person, run):
         .select_related("client")
         .order_by("-week_start", "client__name")
     )
+
+
+def client_history(*, client_key: str) -> list[dict]:
+    """A client's daily snapshots, oldest first, each with which risk signals came and went
+    since the snapshot before."""
+    rows = (
+        MetricRow.objects.filter(run__kind=MetricRun.Kind.DAILY, level="client", key=client_key)
+        .order_by("run__as_of")
+        .values_list("run__as_of", "values")
+    )
+    history, before = [], set()
+    for as_of, values in rows:
+        signals = set(values.get("risk_signals") or [])
+        history.append(
+            {
+                "as_of": as_of,
+                "risk_score": values.get("risk_score"),
+                "days_inactive": values.get("days_inactive"),
+                "mrr": values.get("mrr"),
+                "reasons": values.get("risk_reasons") or [],
+                "came": sorted(signals - before),
+                "went": sorted(before - signals),
+            }
+        )
+        before = signals
+    return history

@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_visible_to
 from godview.agency import agency_today
 from godview.models import AgencySettings, Department
@@ -134,6 +135,37 @@ def person_detail(request, key):
         "weekly_goals": selectors.weekly_goals_of(person=person, run=run),
     }
     return render(request, "metrics/person_detail.html", context)
+
+
+@login_required
+def client_panel(request, key):
+    """A client's early warning and history (risk score with the signals that came and went,
+    days inactive, MRR), loaded into the client page after it renders; 404 if not visible."""
+    client = get_object_or_404(clients_visible_to(request.user), key=key)
+    context = _period(request)
+    current = selectors.rows_for(run=context["run"], level=CLIENT, keys=[client.key])
+    history = selectors.client_history(client_key=client.key)
+    days = [point["as_of"].isoformat() for point in history]
+    context |= {
+        "client": client,
+        "current": current.get(client.key),
+        "history": list(reversed(history)),
+        "chart": {
+            "id": "chart-client-risk",
+            "figure": charts.line_over_time(
+                title="Risk score and days inactive over time",
+                y_title="Score / days",
+                days=days,
+                values=[point["risk_score"] for point in history],
+                name="Risk score",
+                second=("Days inactive", [point["days_inactive"] for point in history]),
+            ),
+        },
+    }
+    template = "metrics/client_panel.html"
+    if request.htmx:
+        template += "#panel"
+    return render(request, template, context)
 
 
 @login_required

@@ -225,3 +225,24 @@ def test_person_page_shows_their_clients_and_404s_outside_the_pod(client, agency
     assert own.status_code == 200
     assert "Alpha client 01" in own.text
     assert other.status_code == 404
+
+
+def test_client_warning_panel_shows_risk_and_history_and_404s_outside_the_pod(client, agency):
+    from clients.models import Client
+    from metrics.services import backfill
+
+    backfill(since=datetime.date(2026, 3, 1), until=TODAY, every_days=7)
+    _, alpha_am = agency["alpha"]
+    quiet = Client.objects.get(name="Alpha client 00")
+    other = Client.objects.get(name="Bravo client 00")
+    client.force_login(alpha_am.user)
+
+    panel = client.get(f"/clients/{quiet.key}/warning/", headers={"HX-Request": "true"})
+
+    assert panel.status_code == 200
+    assert "<html" not in panel.text
+    assert "30 days since last contact; standard is 10" in panel.text
+    assert "sla_breach" in panel.text  # a signal that came, in the history table
+    assert client.get(f"/clients/{other.key}/warning/").status_code == 404
+    page = client.get(f"/clients/{quiet.key}/")
+    assert f'hx-get="/clients/{quiet.key}/warning/"' in page.text
