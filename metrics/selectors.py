@@ -173,6 +173,7 @@ def at_risk_clients(*, user, run, sort: str = "risk") -> list[dict]:
             "key": client.key,
             "name": client.name,
             "pod": client.pod.name,
+            "pod_key": client.pod.key,
             "account_manager": client.account_manager.name,
             **{k: rows[client.key].get(k) for k in ("risk_score", "days_inactive", "mrr")},
             "reasons": rows[client.key].get("risk_reasons") or [],

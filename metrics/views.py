@@ -12,7 +12,7 @@ from godview.models import AgencySettings, Department
 
 from . import charts, selectors
 from .periods import PERIOD_LABELS, PREVIOUS, QUARTER
-from .registry import BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
+from .registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
@@ -44,6 +44,36 @@ def _period(request) -> dict:
     }
 
 
+def _filters(request) -> dict:
+    """The department and pod filters of the god-view (keys in the query string); unknown or
+    invisible keys are ignored rather than shown as empty figures."""
+    pods = {pod.key: pod for pod in pods_visible_to(request.user)}
+    departments = (
+        {pod.department.key: pod.department for pod in pods.values() if pod.department}
+        if sees_everything(request.user)
+        else {}
+    )
+    department = departments.get(request.GET.get("department", ""))
+    pod = pods.get(request.GET.get("pod", ""))
+    if pod and department and pod.department_id != department.id:
+        pod = None
+    query = "".join(
+        f"&{name}={value.key}"
+        for name, value in (("department", department), ("pod", pod))
+        if value
+    )
+    return {
+        "department": department,
+        "pod": pod,
+        "departments": sorted(departments.values(), key=lambda d: d.name),
+        "pod_choices": sorted(
+            (p for p in pods.values() if not department or p.department_id == department.id),
+            key=lambda p: p.name,
+        ),
+        "filter_query": query,
+    }
+
+
 @login_required
 def godview(request):
     """KPI tiles, at-risk clients, pods and trends for the chosen period; an HTMX request for
@@ -53,13 +83,31 @@ def godview(request):
     sort = request.GET.get("sort", "risk")
     if sort not in selectors.RISK_SORTS:
         sort = "risk"
+    scope = _filters(request)
     at_risk = selectors.at_risk_clients(user=request.user, run=run, sort=sort)
+    pods = selectors.pod_rows(user=request.user, run=run)
+    if scope["pod"]:
+        at_risk = [row for row in at_risk if row["pod_key"] == scope["pod"].key]
+        pods = [row for row in pods if row["key"] == scope["pod"].key]
+    elif scope["department"]:
+        pods = [row for row in pods if row["department_key"] == scope["department"].key]
+        at_risk = [row for row in at_risk if row["pod_key"] in {pod["key"] for pod in pods}]
+    level, key = (
+        (POD, scope["pod"].key)
+        if scope["pod"]
+        else (DEPARTMENT, scope["department"].key)
+        if scope["department"]
+        else (AGENCY, AGENCY)
+    )
+    context |= scope
     context |= {
         "sort": sort,
-        "tiles": selectors.tiles(run=run, previous_run=context["previous_run"]),
+        "tiles": selectors.tiles(
+            run=run, previous_run=context["previous_run"], level=level, key=key
+        ),
         "at_risk": at_risk[:AT_RISK_SHOWN],
         "at_risk_total": len(at_risk),
-        "pods": selectors.pod_rows(user=request.user, run=run),
+        "pods": pods,
         "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
         "charts": _charts(request.user, run),
     }

@@ -108,7 +108,7 @@ def test_the_godview_runs_a_fixed_number_of_queries(
     refresh_current(today=TODAY)
     client.force_login(factories.staff(role=Role.LEADERSHIP).user)
 
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         response = client.get("/")
     assert response.status_code == 200
 
@@ -246,3 +246,26 @@ def test_client_warning_panel_shows_risk_and_history_and_404s_outside_the_pod(cl
     assert client.get(f"/clients/{other.key}/warning/").status_code == 404
     page = client.get(f"/clients/{quiet.key}/")
     assert f'hx-get="/clients/{quiet.key}/warning/"' in page.text
+
+
+def test_the_pod_filter_narrows_tiles_risk_and_pods(client, agency):
+    alpha, _ = agency["alpha"]
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get(f"/?pod={alpha.key}")
+
+    assert "Alpha client 00" in response.text
+    assert "Bravo client 00" not in response.text
+    assert ">3<" in response.text  # the pod's three active clients, not the agency's five
+    assert f"&amp;pod={alpha.key}" in response.text  # the period links keep the filter
+
+
+def test_an_unknown_or_invisible_filter_is_ignored(client, agency):
+    _, alpha_am = agency["alpha"]
+    bravo, _ = agency["bravo"]
+    client.force_login(alpha_am.user)
+
+    response = client.get(f"/?pod={bravo.key}&department=nope")
+
+    assert response.status_code == 200
+    assert "Bravo client" not in response.text
