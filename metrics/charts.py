@@ -3,9 +3,11 @@
 Figures are aggregated on the server (a point per snapshot or per bucket, never raw rows),
 titled, with labelled axes and the palette below, which stays readable for colour-blind
 readers; every chart is also shown as a table beside it.
-"""
 
-import plotly.graph_objects as go
+The builders write Plotly's figure JSON as plain dicts: building `plotly.graph_objects`
+figures validates every attribute and cost ~7 ms per chart on every page view. The tests
+load each figure into `plotly.graph_objects.Figure` to prove it is valid.
+"""
 
 BLUE, ORANGE, GREY, RED = "#3056d3", "#e8871e", "#98a2b3", "#b42318"
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
@@ -27,7 +29,15 @@ def _layout(title: str, y_title: str, **extra) -> dict:
 
 
 def _figure(traces: list, layout: dict) -> dict:
-    return go.Figure(data=traces, layout=layout).to_plotly_json()
+    return {"data": traces, "layout": layout}
+
+
+def _scatter(**trace) -> dict:
+    return {"type": "scatter", "mode": "lines+markers", **trace}
+
+
+def _bar(**trace) -> dict:
+    return {"type": "bar", **trace}
 
 
 def line_over_time(
@@ -36,10 +46,9 @@ def line_over_time(
     """A series over snapshot dates (MRR, days inactive); `second` = (name, values) adds a
     dotted one with square markers, so the two differ by more than colour."""
     traces = [
-        go.Scatter(
+        _scatter(
             x=days,
             y=values,
-            mode="lines+markers",
             name=name,
             line={"color": BLUE, "width": 2},
             marker={"size": 5},
@@ -47,10 +56,9 @@ def line_over_time(
     ]
     if second is not None:
         traces.append(
-            go.Scatter(
+            _scatter(
                 x=days,
                 y=second[1],
-                mode="lines+markers",
                 name=second[0],
                 line={"color": ORANGE, "width": 2, "dash": "dot"},
                 marker={"size": 5, "symbol": "square"},
@@ -62,8 +70,10 @@ def line_over_time(
 def retention_by_quarter(*, quarters: list[str], retention: list, churn: list) -> dict:
     """Retention and churn side by side per quarter (percent)."""
     traces = [
-        go.Bar(x=quarters, y=retention, name="Retention", marker_color=BLUE),
-        go.Bar(x=quarters, y=churn, name="Churn", marker_color=ORANGE),
+        _bar(x=quarters, y=retention, name="Retention", marker={"color": BLUE}),
+        _bar(
+            x=quarters, y=churn, name="Churn", marker={"color": ORANGE, "pattern": {"shape": "/"}}
+        ),
     ]
     return _figure(
         traces, _layout("Retention and churn by quarter", "% of starting clients", barmode="group")
@@ -73,7 +83,7 @@ def retention_by_quarter(*, quarters: list[str], retention: list, churn: list) -
 def risk_distribution(*, labels: list[str], counts: list[int]) -> dict:
     """How many active clients fall in each band of risk score."""
     colors = [GREY, BLUE, ORANGE, RED, RED][: len(labels)]
-    trace = go.Bar(x=labels, y=counts, marker_color=colors, name="Clients")
+    trace = _bar(x=labels, y=counts, marker={"color": colors}, name="Clients")
     return _figure(
         [trace],
         _layout(

@@ -162,11 +162,14 @@ def at_risk_clients(*, user, run, sort: str = "risk") -> list[dict]:
     manager, sorted by sort (risk, days, mrr or name)."""
     if run is None:
         return []
-    rows = dict(
-        MetricRow.objects.filter(run=run, level="client", values__risk_score__gt=0).values_list(
-            "key", "values"
-        )
-    )
+    # Only the keys the table shows are read out of the stored JSON (in SQL).
+    fields = ("risk_score", "days_inactive", "mrr", "risk_reasons")
+    rows = {
+        key: dict(zip(fields, values, strict=True))
+        for key, *values in MetricRow.objects.filter(
+            run=run, level="client", values__risk_score__gt=0
+        ).values_list("key", *(f"values__{field}" for field in fields))
+    }
     clients = clients_visible_to(user).filter(key__in=list(rows))
     result = [
         {
@@ -175,9 +178,8 @@ def at_risk_clients(*, user, run, sort: str = "risk") -> list[dict]:
             "pod": client.pod.name,
             "pod_key": client.pod.key,
             "account_manager": client.account_manager.name,
-            **{k: rows[client.key].get(k) for k in ("risk_score", "days_inactive", "mrr")},
-            "reasons": rows[client.key].get("risk_reasons") or [],
-            "signals": rows[client.key].get("risk_signals") or [],
+            **{k: rows[client.key][k] for k in ("risk_score", "days_inactive", "mrr")},
+            "reasons": rows[client.key]["risk_reasons"] or [],
         }
         for client in clients
     ]

@@ -137,15 +137,29 @@ def test_charts_come_with_their_figures_and_tables(client, agency):
     assert "<script>" not in response.text  # no inline scripts
 
 
-def test_chart_builders_return_titled_figures_with_the_data():
+def test_chart_builders_return_valid_titled_plotly_figures_with_the_data():
+    import plotly.graph_objects as go
+
     from metrics import charts
 
-    figure = charts.retention_by_quarter(quarters=["2026 Q1"], retention=[80.0], churn=[20.0])
-    assert figure["layout"]["title"]["text"] == "Retention and churn by quarter"
-    assert [trace["y"] for trace in figure["data"]] == [(80.0,), (20.0,)] or [
-        list(trace["y"]) for trace in figure["data"]
-    ] == [[80.0], [20.0]]
-    assert figure["layout"]["yaxis"]["title"]["text"] == "% of starting clients"
+    figures = [
+        charts.retention_by_quarter(quarters=["2026 Q1"], retention=[80.0], churn=[20.0]),
+        charts.line_over_time(
+            title="MRR",
+            y_title="MRR",
+            days=["2026-03-01"],
+            values=[10.0],
+            name="MRR",
+            second=("Other", [3]),
+        ),
+        charts.risk_distribution(labels=["0", "1-24"], counts=[3, 1]),
+    ]
+    for figure in figures:
+        go.Figure(figure)  # raises on any attribute Plotly does not know
+        assert figure["layout"]["title"]["text"]
+        assert figure["layout"]["yaxis"]["title"]["text"]
+    assert [trace["y"] for trace in figures[0]["data"]] == [[80.0], [20.0]]
+    assert figures[2]["data"][0]["y"] == [3, 1]
 
 
 def test_pod_page_shows_its_people_and_clients_and_404s_for_other_pods(client, agency):
