@@ -1,5 +1,9 @@
 """Reads of computed metrics, scoped to what the user may see (DOMAIN.md, Access)."""
 
+from django.db.models import Count, FloatField, IntegerField, Q
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
 from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_of, staff_visible_to
 from workflows.models import WeeklyGoal
@@ -68,12 +72,7 @@ POD_COLUMNS = (
     "goals_off_track",
     "tactic_win_rate",
 )
-RISK_SORTS = {
-    "risk": lambda row: (-(row["risk_score"] or 0), -(row["days_inactive"] or 0), row["name"]),
-    "days": lambda row: (-(row["days_inactive"] or 0), -(row["risk_score"] or 0), row["name"]),
-    "mrr": lambda row: (-(row["mrr"] or 0), row["name"]),
-    "name": lambda row: (row["name"].lower(),),
-}
+RISK_SORTS = ("risk", "days", "mrr", "name")
 
 
 def current_run(*, period: str):
@@ -157,33 +156,62 @@ def leaderboard(*, user, run) -> dict[str, list[dict]]:
     return dict(sorted(ranked.items()))
 
 
-def at_risk_clients(*, user, run, sort: str = "risk") -> list[dict]:
-    """Visible clients with a risk score above 0 in the run, with names, pod and account
-    manager, sorted by sort (risk, days, mrr or name)."""
+def _json_number(key: str, field):
+    return Cast(KeyTextTransform(key, "values"), field)
+
+
+RISK_ORDER = {
+    "risk": [("risk_score", IntegerField()), ("days_inactive", IntegerField())],
+    "days": [("days_inactive", IntegerField()), ("risk_score", IntegerField())],
+    "mrr": [("mrr", FloatField())],
+}
+
+
+def at_risk_clients(
+    *, user, run, sort: str = "risk", pod_keys=None, limit: int = 15
+) -> tuple[list[dict], int]:
+    """The `limit` first visible clients (optionally of the given pods) with a risk score
+    above 0 in the run, sorted by sort (risk, days, mrr or name) in SQL, with names, pod and
+    account manager; and how many such clients there are in all."""
     if run is None:
-        return []
-    # Only the keys the table shows are read out of the stored JSON (in SQL).
+        return [], 0
+    visible = clients_visible_to(user)
+    if pod_keys is not None:
+        visible = visible.filter(pod__key__in=list(pod_keys))
+    risky = MetricRow.objects.filter(
+        run=run, level="client", values__risk_score__gt=0, key__in=visible.values("key")
+    )
+    total = risky.count()
     fields = ("risk_score", "days_inactive", "mrr", "risk_reasons")
+    if sort == "name":
+        clients = list(visible.filter(key__in=risky.values("key")).order_by("name")[:limit])
+        keys = [client.key for client in clients]
+    else:
+        ordering = [
+            _json_number(key, field).desc(nulls_last=True)
+            for key, field in RISK_ORDER.get(sort, RISK_ORDER["risk"])
+        ]
+        keys = list(risky.order_by(*ordering, "key").values_list("key", flat=True)[:limit])
+        by_key = {client.key: client for client in visible.filter(key__in=keys)}
+        clients = [by_key[key] for key in keys]
+    # Only the keys the table shows are read out of the stored JSON (in SQL).
     rows = {
         key: dict(zip(fields, values, strict=True))
-        for key, *values in MetricRow.objects.filter(
-            run=run, level="client", values__risk_score__gt=0
-        ).values_list("key", *(f"values__{field}" for field in fields))
+        for key, *values in risky.filter(key__in=keys).values_list(
+            "key", *(f"values__{field}" for field in fields)
+        )
     }
-    clients = clients_visible_to(user).filter(key__in=list(rows))
-    result = [
+    return [
         {
             "key": client.key,
             "name": client.name,
             "pod": client.pod.name,
-            "pod_key": client.pod.key,
             "account_manager": client.account_manager.name,
             **{k: rows[client.key][k] for k in ("risk_score", "days_inactive", "mrr")},
             "reasons": rows[client.key]["risk_reasons"] or [],
         }
         for client in clients
-    ]
-    return sorted(result, key=RISK_SORTS.get(sort, RISK_SORTS["risk"]))
+    ], total
 
 
 def pod_rows(*, user, run) -> list[dict]:
@@ -254,21 +282,21 @@ def quarterly_retention(history: list[dict]) -> list[dict]:
 
 
 def risk_bands(*, user, run) -> list[dict]:
-    """How many of the user's visible active clients fall in each band of risk score."""
+    """How many of the user's visible active clients fall in each band of risk score (one
+    aggregate query)."""
     if run is None:
         return []
-    keys = set(clients_visible_to(user).values_list("key", flat=True))
-    scores = [
-        score
-        for key, score in MetricRow.objects.filter(
-            run=run, level="client", values__risk_score__isnull=False
-        ).values_list("key", "values__risk_score")
-        if key in keys and score is not None
-    ]
-    return [
-        {"band": label, "clients": sum(low <= score <= high for score in scores)}
-        for label, low, high in RISK_BANDS
-    ]
+    score = _json_number("risk_score", IntegerField())
+    rows = MetricRow.objects.filter(run=run, level="client", values__risk_score__isnull=False)
+    if not sees_everything(user):
+        rows = rows.filter(key__in=clients_visible_to(user).values("key"))
+    counts = rows.annotate(score_value=score).aggregate(
+        **{
+            label: Count("id", filter=Q(score_value__gte=low, score_value__lte=high))
+            for label, low, high in RISK_BANDS
+        }
+    )
+    return [{"band": label, "clients": counts[label]} for label, _, _ in RISK_BANDS]
 
 
 def weekly_goals_of(*, person, run):

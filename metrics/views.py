@@ -84,14 +84,17 @@ def godview(request):
     if sort not in selectors.RISK_SORTS:
         sort = "risk"
     scope = _filters(request)
-    at_risk = selectors.at_risk_clients(user=request.user, run=run, sort=sort)
     pods = selectors.pod_rows(user=request.user, run=run)
+    pod_keys = None
     if scope["pod"]:
-        at_risk = [row for row in at_risk if row["pod_key"] == scope["pod"].key]
         pods = [row for row in pods if row["key"] == scope["pod"].key]
+        pod_keys = [scope["pod"].key]
     elif scope["department"]:
         pods = [row for row in pods if row["department_key"] == scope["department"].key]
-        at_risk = [row for row in at_risk if row["pod_key"] in {pod["key"] for pod in pods}]
+        pod_keys = [row["key"] for row in pods]
+    at_risk, at_risk_total = selectors.at_risk_clients(
+        user=request.user, run=run, sort=sort, pod_keys=pod_keys, limit=AT_RISK_SHOWN
+    )
     level, key = (
         (POD, scope["pod"].key)
         if scope["pod"]
@@ -105,8 +108,8 @@ def godview(request):
         "tiles": selectors.tiles(
             run=run, previous_run=context["previous_run"], level=level, key=key
         ),
-        "at_risk": at_risk[:AT_RISK_SHOWN],
-        "at_risk_total": len(at_risk),
+        "at_risk": at_risk,
+        "at_risk_total": at_risk_total,
         "pods": pods,
         "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
         "charts": _charts(request.user, run),

@@ -108,7 +108,7 @@ def test_the_godview_runs_a_fixed_number_of_queries(
     refresh_current(today=TODAY)
     client.force_login(factories.staff(role=Role.LEADERSHIP).user)
 
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(16):
         response = client.get("/")
     assert response.status_code == 200
 
