@@ -1,5 +1,7 @@
 """The god-view: the agency at a glance, from stored metric results."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
@@ -57,11 +59,10 @@ def _filters(request) -> dict:
     pod = pods.get(request.GET.get("pod", ""))
     if pod and department and pod.department_id != department.id:
         pod = None
-    query = "".join(
-        f"&{name}={value.key}"
-        for name, value in (("department", department), ("pod", pod))
-        if value
-    )
+    chosen = {
+        name: value.key for name, value in (("department", department), ("pod", pod)) if value
+    }
+    query = "&" + urlencode(chosen) if chosen else ""
     return {
         "department": department,
         "pod": pod,
