@@ -6,7 +6,7 @@ from django.db.models.functions import Cast
 
 from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_of, staff_visible_to
-from workflows.models import WeeklyGoal
+from workflows.models import TrainingModule, TrainingResult, WeeklyGoal
 
 from .models import MetricRow, MetricRun
 from .registry import AGENCY, BY_KEY, STAFF
@@ -334,3 +334,47 @@ def client_history(*, client_key: str) -> list[dict]:
         )
         before = signals
     return history
+
+
+def tactic_owners(*, user, run) -> list[dict]:
+    """Each visible person who ended tactics in the run's period, with their win/loss."""
+    people = {person.key: person for person in staff_visible_to(user).filter(active=True)}
+    rows = rows_for(run=run, level=STAFF, keys=people)
+    owners = [
+        {"person": people[key], **values}
+        for key, values in rows.items()
+        if values.get("tactic_wins", 0)
+        + values.get("tactic_losses", 0)
+        + values.get("tactic_inconclusive", 0)
+    ]
+    return sorted(owners, key=lambda row: (-(row["tactic_wins"] or 0), row["person"].name))
+
+
+def training_matrix(*, user, as_of) -> dict:
+    """Latest result on or before as_of of every visible active person in every module:
+    {"modules": [...], "people": [(person, [result or None per module])]}."""
+    people = list(staff_visible_to(user).filter(active=True).order_by("name"))
+    modules = list(TrainingModule.objects.select_related("department").order_by("name"))
+    latest = {}
+    for result in TrainingResult.objects.filter(staff__in=people, completed_on__lte=as_of).order_by(
+        "completed_on"
+    ):
+        latest[(result.staff_id, result.module_id)] = result
+    return {
+        "modules": modules,
+        "people": [
+            (
+                person,
+                [
+                    {
+                        "result": latest.get((person.id, module.id)),
+                        "required": module.required
+                        and module.department_id in (None, person.department_id),
+                        "pass_score": module.pass_score,
+                    }
+                    for module in modules
+                ],
+            )
+            for person in people
+        ],
+    }

@@ -221,6 +221,40 @@ def client_panel(request, key):
 
 
 @login_required
+def tactics(request):
+    """What is working: tactics and CRO tests won and lost, by kind, by owner and, for CRO
+    tests, by statistical confidence."""
+    context = _period(request)
+    run = context["run"]
+    agency = selectors.rows_for(run=run, level=AGENCY, keys=[AGENCY]).get(AGENCY, {})
+    context |= {
+        "agency": agency,
+        "buckets": (agency.get("cro_by_confidence") or {}).items(),
+        "owners": selectors.tactic_owners(user=request.user, run=run),
+    }
+    return render(request, "metrics/tactics.html", context)
+
+
+@login_required
+def training(request):
+    """Training completion and scores per person and module, as of the period's end."""
+    context = _period(request)
+    run = context["run"]
+    as_of = run.as_of if run else agency_today()
+    matrix = selectors.training_matrix(user=request.user, as_of=as_of)
+    figures = selectors.rows_for(
+        run=run, level=STAFF, keys=[person.key for person, _ in matrix["people"]]
+    )
+    context |= {
+        "modules": matrix["modules"],
+        "people": [
+            (person, figures.get(person.key, {}), cells) for person, cells in matrix["people"]
+        ],
+    }
+    return render(request, "metrics/training.html", context)
+
+
+@login_required
 def leaderboard(request):
     """People ranked per role on plan vs fact, every part of each score shown."""
     context = _period(request)

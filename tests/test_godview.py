@@ -283,3 +283,56 @@ def test_an_unknown_or_invisible_filter_is_ignored(client, agency):
 
     assert response.status_code == 200
     assert "Bravo client" not in response.text
+
+
+def test_tactics_page_shows_win_loss_by_kind_owner_and_confidence(client, agency):
+    from workflows.models import Tactic
+
+    alpha, alpha_am = agency["alpha"]
+    acme = alpha.clients.first()
+    for n, (outcome, confidence) in enumerate([("win", 99), ("loss", 95), ("win", None)]):
+        Tactic.objects.create(
+            key=f"t{n}",
+            client=acme,
+            owner=alpha_am,
+            name=f"Test {n}",
+            kind="cro_test" if confidence else "tactic",
+            started_on=datetime.date(2026, 1, 5),
+            ended_on=datetime.date(2026, 2, 1),
+            outcome=outcome,
+            confidence=confidence,
+        )
+    refresh_current(today=TODAY)
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/tactics/")
+
+    assert response.status_code == 200
+    text = response.text
+    assert "Alpha manager" in text
+    assert "66.7%" in text  # 2 wins / (2 wins + 1 loss)
+    assert "&gt;=99%" in text and "95-99%" in text
+
+
+def test_training_page_shows_latest_results_and_missing_required_modules(client, agency):
+    from workflows.models import TrainingModule, TrainingResult
+
+    alpha, alpha_am = agency["alpha"]
+    factories.staff(role=Role.DESIGNER, pod=alpha, name="Alpha designer")
+    module = TrainingModule.objects.create(key="ppc", name="PPC basics", pass_score=80)
+    TrainingResult.objects.create(
+        staff=alpha_am, module=module, completed_on=datetime.date(2026, 1, 10), score=70
+    )
+    TrainingResult.objects.create(
+        staff=alpha_am, module=module, completed_on=datetime.date(2026, 2, 10), score=90
+    )
+    refresh_current(today=TODAY)
+    client.force_login(alpha_am.user)
+
+    response = client.get("/training/")
+
+    assert response.status_code == 200
+    assert "✓ 90" in response.text  # the retake counts, not the first try
+    assert "✗ 70" not in response.text
+    assert "required, not taken" in response.text  # the designer has not taken it
+    assert "Bravo manager" not in response.text
