@@ -180,9 +180,9 @@ class Touchpoint(models.Model):
     def __str__(self):
         return f"{self.get_channel_display()} with {self.client} on {self.occurred_on}"
 
-    @property
-    def counts_for_contact(self) -> bool:
-        """Whether it resets days inactive: every call or meeting, else only outbound."""
-        return (
-            self.channel in (Channel.CALL, Channel.MEETING) or self.direction == Direction.OUTBOUND
-        )
+
+# The touchpoints that reset days inactive (DOMAIN.md): every call or meeting, whichever side
+# started it, and any other channel only when outbound. The one definition of the rule.
+COUNTS_FOR_CONTACT = Q(channel__in=[Channel.CALL, Channel.MEETING]) | Q(
+    direction=Direction.OUTBOUND
+)

@@ -16,6 +16,7 @@ PERIOD_LABELS = {
 }
 # Each shown period compared with the one before it (stored too, for the tiles' "previous").
 PREVIOUS = {WEEK: LAST_WEEK, MONTH: LAST_MONTH, QUARTER: LAST_QUARTER}
+PREVIOUS_LABELS = {WEEK: "last week", MONTH: "last month", QUARTER: "last quarter"}
 
 
 def usual_periods(today: datetime.date) -> dict[str, tuple[datetime.date, datetime.date]]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 AGENCY, DEPARTMENT, POD, STAFF, CLIENT = "agency", "department", "pod", "staff", "client"
 LEVELS = (AGENCY, DEPARTMENT, POD, STAFF, CLIENT)
-GROUPS_WIDE = frozenset({AGENCY, DEPARTMENT, POD})
 
 # Units decide formatting and rounding (DOMAIN.md: percentages to one decimal, money to
 # two, other non-integer figures to two).

@@ -13,7 +13,7 @@ from godview.agency import agency_today
 from godview.models import AgencySettings, Department
 
 from . import charts, selectors
-from .periods import PERIOD_LABELS, PREVIOUS, QUARTER
+from .periods import PERIOD_LABELS, PREVIOUS, PREVIOUS_LABELS, QUARTER
 from .registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 
 PANELS = ("tiles", "at-risk", "pods", "charts")
@@ -34,11 +34,7 @@ def _period(request) -> dict:
         "periods": PERIOD_LABELS,
         "run": run,
         "previous_run": previous,
-        "previous_label": {
-            "week": "last week",
-            "month": "last month",
-            "quarter": "last quarter",
-        }.get(period),
+        "previous_label": PREVIOUS_LABELS.get(period),
         "stale": run is not None and run.as_of < agency_today(),
         "now": timezone.now(),
         "sla_days": AgencySettings.load().sla_days,

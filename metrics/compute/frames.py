@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 from django.db.models import Exists, Func, Max, OuterRef, Q
 
-from clients.models import Channel, Client, ClientGoal, Direction, Engagement, Touchpoint
+from clients.models import COUNTS_FOR_CONTACT, Client, ClientGoal, Engagement, Touchpoint
 from godview.models import Department, Pod, Staff
 from workflows.models import (
     DeadlineChange,
@@ -150,10 +150,7 @@ def load_frames(*, as_of: datetime.date, start: datetime.date, zone) -> Frames:
             ["client_id", "started_on", "ended_on", "monthly_fee"],
         ),
         last_contact=frame(
-            Touchpoint.objects.filter(occurred_on__lte=d)
-            .filter(
-                Q(channel__in=[Channel.CALL, Channel.MEETING]) | Q(direction=Direction.OUTBOUND)
-            )
+            Touchpoint.objects.filter(COUNTS_FOR_CONTACT, occurred_on__lte=d)
             .order_by()
             .values("client_id")
             .annotate(last_on=Max("occurred_on")),
