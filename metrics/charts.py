@@ -93,3 +93,12 @@ def risk_distribution(*, labels: list[str], counts: list[int]) -> dict:
             xaxis={"title": {"text": "Risk score"}},
         ),
     )
+
+
+def by_week(*, title: str, y_title: str, weeks: list[str], values: list, name: str) -> dict:
+    """One bar per week (the week's own figure, such as its deadline miss rate)."""
+    trace = _bar(x=weeks, y=values, name=name, marker={"color": BLUE})
+    return _figure(
+        [trace],
+        _layout(title, y_title, showlegend=False, xaxis={"title": {"text": "Week starting"}}),
+    )

@@ -10,11 +10,14 @@ class MetricRun(models.Model):
 
     `current` runs hold the usual periods (this week, month, quarter, last quarter) as of the
     agency's today and are replaced on every refresh; `daily` runs are the day-by-day history
-    (quarter to date as of each day) behind trend lines and risk-score history."""
+    (quarter to date as of each day) behind trend lines and risk-score history; `weekly` runs
+    are each week's own figures (Monday to Sunday, or to today for this week) of the agency,
+    its departments and pods, behind the by-week charts."""
 
     class Kind(models.TextChoices):
         CURRENT = "current", "Current figures"
         DAILY = "daily", "Daily snapshot"
+        WEEKLY = "weekly", "Weekly figures"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     period = models.CharField(max_length=20, help_text="week, month, quarter or last_quarter")

@@ -168,11 +168,11 @@ RISK_ORDER = {
 
 
 def at_risk_clients(
-    *, user, run, sort: str = "risk", pod_keys=None, limit: int = 15
+    *, user, run, sort: str = "risk", pod_keys=None, limit: int = 15, offset: int = 0
 ) -> tuple[list[dict], int]:
-    """The `limit` first visible clients (optionally of the given pods) with a risk score
-    above 0 in the run, sorted by sort (risk, days, mrr or name) in SQL, with names, pod and
-    account manager; and how many such clients there are in all."""
+    """`limit` visible clients (optionally of the given pods) from `offset` on, of those with
+    a risk score above 0 in the run, sorted by sort (risk, days, mrr or name) in SQL, with
+    names, pod and account manager; and how many such clients there are in all."""
     if run is None:
         return [], 0
     visible = clients_visible_to(user)
@@ -184,14 +184,18 @@ def at_risk_clients(
     total = risky.count()
     fields = ("risk_score", "days_inactive", "mrr", "risk_reasons")
     if sort == "name":
-        clients = list(visible.filter(key__in=risky.values("key")).order_by("name")[:limit])
+        clients = list(
+            visible.filter(key__in=risky.values("key")).order_by("name")[offset : offset + limit]
+        )
         keys = [client.key for client in clients]
     else:
         ordering = [
             _json_number(key, field).desc(nulls_last=True)
             for key, field in RISK_ORDER.get(sort, RISK_ORDER["risk"])
         ]
-        keys = list(risky.order_by(*ordering, "key").values_list("key", flat=True)[:limit])
+        keys = list(
+            risky.order_by(*ordering, "key").values_list("key", flat=True)[offset : offset + limit]
+        )
         by_key = {client.key: client for client in visible.filter(key__in=keys)}
         clients = [by_key[key] for key in keys]
     # Only the keys the table shows are read out of the stored JSON (in SQL).
@@ -246,23 +250,30 @@ RISK_BANDS = (
 )
 
 
-def agency_history() -> list[dict]:
-    """The agency's figures in every daily snapshot (oldest first): only the few keys the
-    trend charts draw, extracted in SQL from the stored rows."""
+def history(*, level: str = AGENCY, key: str = AGENCY) -> list[dict]:
+    """One object's (the agency's by default) figures in every daily snapshot, oldest first:
+    only the few keys the trend charts draw, extracted in SQL from the stored rows."""
+    keys = ("mrr", "avg_days_inactive", "retention_rate", "churn_rate")
     rows = (
-        MetricRow.objects.filter(run__kind=MetricRun.Kind.DAILY, level="agency")
+        MetricRow.objects.filter(run__kind=MetricRun.Kind.DAILY, level=level, key=key)
         .order_by("run__as_of")
-        .values_list(
-            "run__as_of",
-            "run__start",
-            "values__mrr",
-            "values__avg_days_inactive",
-            "values__retention_rate",
-            "values__churn_rate",
-        )
+        .values_list("run__as_of", "run__start", *(f"values__{name}" for name in keys))
     )
-    keys = ("as_of", "start", "mrr", "avg_days_inactive", "retention_rate", "churn_rate")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return [dict(zip(("as_of", "start", *keys), row, strict=True)) for row in rows]
+
+
+WEEKS_SHOWN = 26
+
+
+def weekly_history(*, level: str = AGENCY, key: str = AGENCY, weeks: int = WEEKS_SHOWN):
+    """One object's own figures in each of the last `weeks` stored weeks, oldest first."""
+    keys = ("tasks_due", "tasks_missed", "deadline_miss_rate", "weekly_goal_completion_rate")
+    rows = (
+        MetricRow.objects.filter(run__kind=MetricRun.Kind.WEEKLY, level=level, key=key)
+        .order_by("-run__start")
+        .values_list("run__start", "run__as_of", *(f"values__{name}" for name in keys))
+    )[:weeks]
+    return [dict(zip(("start", "as_of", *keys), row, strict=True)) for row in reversed(rows)]
 
 
 def quarterly_retention(history: list[dict]) -> list[dict]:
@@ -281,14 +292,17 @@ def quarterly_retention(history: list[dict]) -> list[dict]:
     ]
 
 
-def risk_bands(*, user, run) -> list[dict]:
-    """How many of the user's visible active clients fall in each band of risk score (one
-    aggregate query)."""
+def risk_bands(*, user, run, pod_keys=None) -> list[dict]:
+    """How many of the user's visible active clients (optionally of the given pods) fall in
+    each band of risk score (one aggregate query)."""
     if run is None:
         return []
     score = _json_number("risk_score", IntegerField())
     rows = MetricRow.objects.filter(run=run, level="client", values__risk_score__isnull=False)
-    if not sees_everything(user):
+    if pod_keys is not None:
+        visible = clients_visible_to(user).filter(pod__key__in=list(pod_keys))
+        rows = rows.filter(key__in=visible.values("key"))
+    elif not sees_everything(user):
         rows = rows.filter(key__in=clients_visible_to(user).values("key"))
     counts = rows.annotate(score_value=score).aggregate(
         **{

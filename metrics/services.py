@@ -2,7 +2,8 @@
 
 Pages never compute from raw history: they read `MetricRun`s. `refresh_current` recomputes
 the usual periods as of the agency's today (after every write batch, debounced, and nightly);
-`snapshot_day` stores a day's quarter-to-date figures for trends and risk history.
+`snapshot_day` stores a day's quarter-to-date figures for trends and risk history, and
+`snapshot_week` a week's own figures for the by-week charts.
 """
 
 import datetime
@@ -18,7 +19,7 @@ from godview.agency import agency_today
 
 from .compute import compute_metrics, default_start
 from .models import MetricRow, MetricRun
-from .periods import QUARTER, usual_periods
+from .periods import LAST_WEEK, QUARTER, WEEK, usual_periods
 from .registry import AGENCY, CLIENT, DEPARTMENT, POD, STAFF
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ LIST_LEVELS = {"departments": DEPARTMENT, "pods": POD, "staff": STAFF, "clients"
 # Daily snapshots keep, per client, what trend lines and risk history need (the full rows of
 # every client every day would grow by gigabytes a year at 1,000 clients).
 DAILY_CLIENT_KEYS = ("mrr", "days_inactive", "risk_score", "risk_signals", "risk_reasons")
+# Weekly runs keep the levels the by-week charts draw (filtered by department or pod).
+WEEKLY_LEVELS = (AGENCY, DEPARTMENT, POD)
 REFRESH_PENDING_KEY = "metrics:refresh-pending"
 
 
@@ -39,6 +42,9 @@ def store_run(*, kind: str, period: str, result: dict, seconds: float) -> Metric
     if kind == MetricRun.Kind.CURRENT:
         # Only the latest current run of a period is kept.
         MetricRun.objects.filter(kind=kind, period=period).delete()
+    elif kind == MetricRun.Kind.WEEKLY:
+        # One run per week: the running week's is replaced as the week goes on.
+        MetricRun.objects.filter(kind=kind, period=period, start=start).delete()
     run = MetricRun.objects.create(
         kind=kind,
         period=period,
@@ -49,6 +55,8 @@ def store_run(*, kind: str, period: str, result: dict, seconds: float) -> Metric
     )
     rows = [MetricRow(run=run, level=AGENCY, key=AGENCY, values=result["agency"])]
     for name, level in LIST_LEVELS.items():
+        if kind == MetricRun.Kind.WEEKLY and level not in WEEKLY_LEVELS:
+            continue
         for entry in result[name]:
             values = {k: v for k, v in entry.items() if k != "key"}
             if kind == MetricRun.Kind.DAILY and level == CLIENT:
@@ -58,17 +66,28 @@ def store_run(*, kind: str, period: str, result: dict, seconds: float) -> Metric
     return run
 
 
-def _compute_and_store(*, kind: str, period: str, as_of, start) -> MetricRun:
+def _compute_and_store(*, kind: str, period: str, as_of, start, also_weekly=False):
     started = time.perf_counter()
     result = compute_metrics(as_of=as_of, start=start)
-    return store_run(kind=kind, period=period, result=result, seconds=time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    run = store_run(kind=kind, period=period, result=result, seconds=seconds)
+    if also_weekly:  # the same figures are that week's own
+        store_run(kind=MetricRun.Kind.WEEKLY, period=WEEK, result=result, seconds=seconds)
+    return run
 
 
 def refresh_current(*, today: datetime.date | None = None) -> list[MetricRun]:
-    """Recompute the usual periods as of today (agency-local) and today's daily snapshot."""
+    """Recompute the usual periods as of today (agency-local) and today's daily snapshot;
+    this week's and last week's figures are stored as weekly runs too."""
     today = today or agency_today()
     runs = [
-        _compute_and_store(kind=MetricRun.Kind.CURRENT, period=name, as_of=as_of, start=start)
+        _compute_and_store(
+            kind=MetricRun.Kind.CURRENT,
+            period=name,
+            as_of=as_of,
+            start=start,
+            also_weekly=name in (WEEK, LAST_WEEK),
+        )
         for name, (start, as_of) in usual_periods(today).items()
     ]
     runs.append(snapshot_day(day=today))
@@ -81,6 +100,29 @@ def snapshot_day(*, day: datetime.date) -> MetricRun:
     return _compute_and_store(
         kind=MetricRun.Kind.DAILY, period=QUARTER, as_of=day, start=default_start(day)
     )
+
+
+def snapshot_week(*, week_start: datetime.date, today: datetime.date) -> MetricRun:
+    """Store one week's own figures: Monday to Sunday, or to today for the running week."""
+    if week_start.weekday() != 0:
+        raise ValueError(f"{week_start} is not a Monday")
+    as_of = min(week_start + datetime.timedelta(days=6), today)
+    return _compute_and_store(
+        kind=MetricRun.Kind.WEEKLY, period=WEEK, as_of=as_of, start=week_start
+    )
+
+
+def backfill_weeks(*, since: datetime.date, until: datetime.date) -> int:
+    """Weekly runs for every week from since's to until's (the by-week charts' history)."""
+    if since > until:
+        raise ValueError("since must be on or before until")
+    week = since - datetime.timedelta(days=since.weekday())
+    count = 0
+    while week <= until:
+        snapshot_week(week_start=week, today=until)
+        week += datetime.timedelta(weeks=1)
+        count += 1
+    return count
 
 
 def backfill(*, since: datetime.date, until: datetime.date, every_days: int = 1) -> int:

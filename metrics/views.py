@@ -1,5 +1,6 @@
 """The god-view: the agency at a glance, from stored metric results."""
 
+import functools
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,13 @@ from .registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
+# The at-risk table's sortable columns: (sort key, heading, cell class).
+RISK_COLUMNS = (
+    ("name", "Client", ""),
+    ("risk", "Risk", "num"),
+    ("days", "Days inactive", "num"),
+    ("mrr", "MRR", "num"),
+)
 
 
 def _period(request) -> dict:
@@ -71,10 +79,51 @@ def _filters(request) -> dict:
     }
 
 
+def _scope(scope: dict, pods: list[dict]) -> tuple[str, str, list | None]:
+    """The level and key the god-view's figures are read at, and the pods it covers (None:
+    every visible pod)."""
+    if scope["pod"]:
+        return POD, scope["pod"].key, [scope["pod"].key]
+    if scope["department"]:
+        return DEPARTMENT, scope["department"].key, [row["key"] for row in pods]
+    return AGENCY, AGENCY, None
+
+
+def _at_risk_page(request, *, run, sort: str, pod_keys) -> dict:
+    """The page of at-risk clients asked for in ?page= (the last one when past the end)."""
+    try:
+        number = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        number = 1
+    read = functools.partial(
+        selectors.at_risk_clients,
+        user=request.user,
+        run=run,
+        sort=sort,
+        pod_keys=pod_keys,
+        limit=AT_RISK_SHOWN,
+    )
+    rows, total = read(offset=(number - 1) * AT_RISK_SHOWN)
+    pages = max(1, -(-total // AT_RISK_SHOWN))
+    if number > pages:
+        number = pages
+        rows, total = read(offset=(number - 1) * AT_RISK_SHOWN)
+    return {
+        "at_risk": rows,
+        "at_risk_total": total,
+        "at_risk_page": number,
+        "at_risk_pages": pages,
+        "at_risk_first": (number - 1) * AT_RISK_SHOWN + 1,
+        "at_risk_last": (number - 1) * AT_RISK_SHOWN + len(rows),
+        "risk_columns": RISK_COLUMNS,
+    }
+
+
 @login_required
 def godview(request):
     """KPI tiles, at-risk clients, pods and trends for the chosen period; an HTMX request for
-    one panel (?panel=) gets only that panel, so the page refreshes its panels in place."""
+    one panel (?panel=) gets only that panel, so the page refreshes its panels in place. The
+    charts load after the page (their panel), or inline when asked for without JavaScript."""
     context = _period(request)
     run = context["run"]
     sort = request.GET.get("sort", "risk")
@@ -82,39 +131,28 @@ def godview(request):
         sort = "risk"
     scope = _filters(request)
     pods = selectors.pod_rows(user=request.user, run=run)
-    pod_keys = None
     if scope["pod"]:
         pods = [row for row in pods if row["key"] == scope["pod"].key]
-        pod_keys = [scope["pod"].key]
     elif scope["department"]:
         pods = [row for row in pods if row["department_key"] == scope["department"].key]
-        pod_keys = [row["key"] for row in pods]
-    at_risk, at_risk_total = selectors.at_risk_clients(
-        user=request.user, run=run, sort=sort, pod_keys=pod_keys, limit=AT_RISK_SHOWN
-    )
-    level, key = (
-        (POD, scope["pod"].key)
-        if scope["pod"]
-        else (DEPARTMENT, scope["department"].key)
-        if scope["department"]
-        else (AGENCY, AGENCY)
-    )
-    context |= scope
-    context |= {
-        "sort": sort,
-        "tiles": selectors.tiles(
-            run=run, previous_run=context["previous_run"], level=level, key=key
-        ),
-        "at_risk": at_risk,
-        "at_risk_total": at_risk_total,
-        "pods": pods,
-        "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
-        "charts": _charts(request.user, run),
-    }
-    template = "metrics/godview.html"
+    level, key, pod_keys = _scope(scope, pods)
     panel = request.GET.get("panel")
-    if request.htmx and panel in PANELS:
-        template += f"#{panel}"
+    context |= scope
+    context |= {"sort": sort, "pods": pods, "panel": panel}
+    wanted = panel if request.htmx and panel in PANELS else None  # None: the whole page
+    if panel == "charts":
+        context["charts"] = _charts(request.user, run, level, key, pod_keys)
+    if wanted in (None, "at-risk"):
+        context |= _at_risk_page(request, run=run, sort=sort, pod_keys=pod_keys)
+    if wanted in (None, "tiles"):
+        context["tiles"] = selectors.tiles(
+            run=run, previous_run=context["previous_run"], level=level, key=key
+        )
+    if wanted in (None, "pods"):
+        context["pod_columns"] = [BY_KEY[key] for key in selectors.POD_COLUMNS]
+    template = "metrics/godview.html"
+    if wanted:
+        template += f"#{wanted}"
     return render(request, template, context)
 
 
@@ -267,12 +305,15 @@ def glossary(request):
     return render(request, "metrics/glossary.html", {"groups": groups})
 
 
-def _charts(user, run) -> list[dict]:
-    """The god-view's charts, each with its figure and the table that says the same."""
-    history = selectors.agency_history()
+def _charts(user, run, level: str, key: str, pod_keys) -> list[dict]:
+    """The god-view's charts for the agency, a department or a pod, each with its figure and
+    the table that says the same."""
+    history = selectors.history(level=level, key=key)
     quarters = selectors.quarterly_retention(history)
-    bands = selectors.risk_bands(user=user, run=run)
+    weeks = selectors.weekly_history(level=level, key=key)
+    bands = selectors.risk_bands(user=user, run=run, pod_keys=pod_keys)
     days = [point["as_of"].isoformat() for point in history]
+    week_labels = [week["start"].isoformat() for week in weeks]
     return [
         {
             "id": "chart-retention",
@@ -304,6 +345,22 @@ def _charts(user, run) -> list[dict]:
             ),
             "columns": ["Snapshot", "MRR"],
             "rows": [[day, point["mrr"]] for day, point in zip(days, history, strict=True)],
+        },
+        {
+            "id": "chart-misses",
+            "title": "Deadline miss rate by week",
+            "figure": charts.by_week(
+                title="Deadline miss rate by week",
+                y_title="% of tasks due",
+                weeks=week_labels,
+                values=[week["deadline_miss_rate"] for week in weeks],
+                name="Miss rate",
+            ),
+            "columns": ["Week starting", "Tasks due", "Missed", "Miss rate %"],
+            "rows": [
+                [label, week["tasks_due"], week["tasks_missed"], week["deadline_miss_rate"]]
+                for label, week in zip(week_labels, weeks, strict=True)
+            ],
         },
         {
             "id": "chart-inactive",

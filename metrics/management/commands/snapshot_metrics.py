@@ -16,7 +16,8 @@ def iso_date(value: str) -> datetime.date:
 class Command(BaseCommand):
     help = (
         "Compute and store metrics: the current figures for the usual periods and today's "
-        "daily snapshot, and with --since the daily snapshots back to that date."
+        "daily snapshot, and with --since the daily snapshots and each week's figures back to "
+        "that date."
     )
 
     def add_arguments(self, parser):
@@ -47,7 +48,11 @@ class Command(BaseCommand):
             if since > until:
                 raise CommandError(f"--since {since} is after --until {until}")
             count = services.backfill(since=since, until=until, every_days=every)
-            self.stdout.write(f"Stored {count} daily snapshots from {since} to {until}.")
+            weeks = services.backfill_weeks(since=since, until=until)
+            self.stdout.write(
+                f"Stored {count} daily snapshots and {weeks} weeks' figures "
+                f"from {since} to {until}."
+            )
         runs = services.refresh_current(today=today)
         seconds = sum(run.seconds for run in runs)
         self.stdout.write(f"Stored the current figures as of {today} ({seconds:.1f} s).")
