@@ -6,6 +6,7 @@ from clients import views as client_views
 from integrations import admin_views as integration_admin_views
 from metrics import api as metrics_api
 from metrics import views as metric_views
+from workflows import views as workflow_views
 
 urlpatterns = [
     path("", metric_views.godview, name="home"),
@@ -16,9 +17,34 @@ urlpatterns = [
     path("pods/<str:key>/", metric_views.pod_detail, name="pod-detail"),
     path("departments/<str:key>/", metric_views.department_detail, name="department-detail"),
     path("people/<str:key>/", metric_views.person_detail, name="person-detail"),
+    path("people/<str:key>/tasks/", workflow_views.person_tasks, name="person-tasks"),
+    path(
+        "people/<str:key>/weekly-goals/",
+        workflow_views.person_weekly_goals,
+        name="person-weekly-goals",
+    ),
+    path(
+        "people/<str:key>/postponements/",
+        workflow_views.person_postponements,
+        name="person-postponements",
+    ),
+    path("people/<str:key>/tactics/", workflow_views.person_tactics, name="person-tactics"),
     path("clients/", client_views.client_list, name="client-list"),
     path("clients/<str:key>/", client_views.client_detail, name="client-detail"),
     path("clients/<str:key>/warning/", metric_views.client_panel, name="client-warning"),
+    path("clients/<str:key>/goals/", metric_views.client_goals, name="client-goals"),
+    path("clients/<str:key>/tasks/", workflow_views.client_tasks, name="client-tasks"),
+    path(
+        "clients/<str:key>/weekly-goals/",
+        workflow_views.client_weekly_goals,
+        name="client-weekly-goals",
+    ),
+    path("clients/<str:key>/tactics/", workflow_views.client_tactics, name="client-tactics"),
+    path(
+        "clients/<str:key>/touchpoints/",
+        client_views.client_touchpoints,
+        name="client-touchpoints",
+    ),
     path("api/v1/metrics", metrics_api.metrics, name="api-metrics"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -3,17 +3,23 @@
 import functools
 from urllib.parse import urlencode
 
+import pandas as pd
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from clients.models import GoalStatus
 from clients.selectors import clients_visible_to
+from clients.views import list_query
 from godview.access import pods_visible_to, sees_everything, staff_visible_to
 from godview.agency import agency_today
 from godview.models import AgencySettings, Department
+from workflows import selectors as work
 
 from . import charts, selectors
+from .compute.frames import typed_frame
+from .compute.work import pace
 from .periods import PERIOD_LABELS, PREVIOUS, PREVIOUS_LABELS, QUARTER
 from .registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 
@@ -204,9 +210,15 @@ def department_detail(request, key):
     return render(request, "metrics/department_detail.html", context)
 
 
+# The lists of the person page that load from their own URLs (workflows), by list name.
+PERSON_PANELS = ("tasks", "weekly_goals", "postponements", "tactics")
+
+
 @login_required
 def person_detail(request, key):
-    """One person: their figures, their clients and their weekly goals of the period."""
+    """One person: their figures, clients and training as of the period's end. Their tasks
+    due, weekly goals, postponements and tactics of the period load into the page from their
+    own URLs, paged as the page's address says (?tasks_page=2)."""
     person = get_object_or_404(staff_visible_to(request.user), key=key)
     context = _period(request)
     run = context["run"]
@@ -218,9 +230,54 @@ def person_detail(request, key):
             run=run, previous_run=context["previous_run"], level=STAFF, key=person.key
         ),
         "clients": [(c, client_rows[c.key]) for c in clients if c.key in client_rows],
-        "weekly_goals": selectors.weekly_goals_of(person=person, run=run),
     }
+    if run is not None:
+        start, end = run.start, run.as_of
+        period = urlencode({"start": start.isoformat(), "end": end.isoformat()})
+        context |= {
+            "panels": {name: f"{period}&{list_query(request.GET, name)}" for name in PERSON_PANELS},
+            "training": work.training_of(person=person, as_of=end),
+        }
     return render(request, "metrics/person_detail.html", context)
+
+
+@login_required
+def client_goals(request, key):
+    """A client's quarterly goals, each open one with its pace as of today (DOMAIN.md, Goals:
+    `pace` is the metric's own definition), loaded into the client page; 404 if not visible."""
+    client = get_object_or_404(clients_visible_to(request.user), key=key)
+    today = agency_today()
+    goals = list(client.goals.order_by("-due_on", "title"))
+    paced = [g for g in goals if g.status == GoalStatus.OPEN and g.starts_on <= today]
+    columns = ["id", "baseline", "target", "current", "starts_on", "due_on"]
+    frame = typed_frame([tuple(getattr(g, c) for c in columns) for g in paced], columns)
+    margin = float(AgencySettings.load().pace_at_risk_margin)
+    labels = pace(frame, pd.Timestamp(today), margin)
+    paces = {id_: label for id_, label in zip(frame.id, labels, strict=True) if pd.notna(label)}
+    context = {
+        "client": client,
+        "today": today,
+        "rows": [
+            {"goal": goal, "pace": paces.get(goal.id), "why": _no_pace_reason(goal, today)}
+            for goal in goals
+        ],
+    }
+    template = "metrics/client_goals.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#list"
+    return render(request, template, context)
+
+
+def _no_pace_reason(goal, today) -> str:
+    """Why a goal shows no pace (the tooltip of its empty pace cell)."""
+    if goal.status != GoalStatus.OPEN:
+        return f"Only open goals have a pace; this one is {goal.get_status_display().lower()}"
+    if goal.starts_on > today:
+        return f"Not started yet: it starts on {goal.starts_on:%-d %b %Y}"
+    return (
+        "No pace: it needs a current value, a target other than the baseline and a due date "
+        "after its start"
+    )
 
 
 @login_required

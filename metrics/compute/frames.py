@@ -9,7 +9,7 @@ import datetime
 from dataclasses import dataclass
 
 import pandas as pd
-from django.db.models import Exists, Func, Max, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q
 
 from clients.models import COUNTS_FOR_CONTACT, Client, ClientGoal, Engagement, Touchpoint
 from godview.models import Department, Pod, Staff
@@ -25,6 +25,7 @@ from workflows.models import (
     TrainingResult,
     WeeklyGoal,
 )
+from workflows.selectors import NormalizedName
 
 DAY = datetime.timedelta(days=1)
 
@@ -52,12 +53,6 @@ def typed_frame(records: list[tuple], columns: list[str]) -> pd.DataFrame:
         elif column in NUMBER_COLUMNS:
             data[column] = pd.to_numeric(data[column].astype(object), errors="raise").astype(float)
     return data
-
-
-class NormalizedName(Func):
-    """A task name case-folded, trimmed, with runs of white space collapsed (DOMAIN.md)."""
-
-    template = "lower(regexp_replace(trim(%(expressions)s), '\\s+', ' ', 'g'))"
 
 
 @dataclass
