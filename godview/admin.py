@@ -97,6 +97,10 @@ class AgencySettingsAdmin(admin.ModelAdmin):
             {"fields": ["sla_days", "max_clients_per_am", "pace_at_risk_margin"]},
         ),
         (
+            "Weekly goals and postponements",
+            {"fields": ["closed_week_edit_days", "leadership_postponements_auto_approved"]},
+        ),
+        (
             "Risk weights",
             {
                 "description": "Points each early-warning signal adds to a client's risk score "

@@ -220,6 +220,23 @@ class AgencySettings(models.Model):
     risk_weight_onboarding = percent_field(
         5, "onboarding", "Risk points while the service period is younger than 90 days."
     )
+    closed_week_edit_days = models.PositiveSmallIntegerField(
+        "closed week edit days",
+        default=7,
+        validators=[MaxValueValidator(90)],
+        help_text=(
+            "For how many days after a week ends its account managers may still edit its "
+            "weekly goals; after that only directors and leadership can."
+        ),
+    )
+    leadership_postponements_auto_approved = models.BooleanField(
+        "approve leadership's own postponements",
+        default=True,
+        help_text=(
+            "When on, a postponement requested by leadership is approved at once; when off it "
+            "waits for another director or leader like everyone's."
+        ),
+    )
     leaderboard_kpis = models.JSONField(
         "leaderboard KPIs",
         default=default_leaderboard_kpis,

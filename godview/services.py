@@ -5,6 +5,7 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
@@ -16,6 +17,27 @@ from django.utils.http import urlsafe_base64_encode
 
 from . import tokens
 from .models import AgencySettings, ApiToken, Staff
+
+# Set while a metrics refresh is queued; the metrics.refresh task clears it when it starts.
+METRICS_REFRESH_PENDING_KEY = "metrics:refresh-pending"
+
+
+def schedule_metrics_refresh() -> bool:
+    """Ask for a refresh of the current figures after a write (an import, a sync, a form),
+    debounced: the writes within METRICS_REFRESH_DELAY_SECONDS (a setting) share one
+    refresh. Returns whether a refresh was queued; inside a transaction it is queued once the
+    transaction commits, so a rolled-back write queues nothing.
+
+    It lives here, at the bottom of the import order, so that every app can ask for a
+    refresh; the task is sent by name ("metrics.refresh", in metrics.tasks)."""
+    from .celery import app
+
+    delay = settings.METRICS_REFRESH_DELAY_SECONDS
+    if not cache.add(METRICS_REFRESH_PENDING_KEY, 1, timeout=max(delay * 10, 60)):
+        return False
+    transaction.on_commit(lambda: app.send_task("metrics.refresh", countdown=delay))
+    return True
+
 
 # The secret's first characters, kept in clear so an admin can tell tokens apart: 8 of the
 # 43 characters of token_urlsafe(32) leave about 210 bits unknown.

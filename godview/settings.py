@@ -199,6 +199,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "godview@localhost")
+# Where people reach the site: links in emails sent by scheduled jobs (no request to ask).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+# Reminder emails go out from this local hour (agency time zone) on Mondays.
+REMINDER_HOUR = env_int("REMINDER_HOUR", 8)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 SESSION_COOKIE_HTTPONLY = True

@@ -5,8 +5,8 @@ from django.urls import path
 from clients import views as client_views
 from integrations import admin_views as integration_admin_views
 from metrics import api as metrics_api
-from metrics import views as metric_views
-from workflows import views as workflow_views
+from metrics.views import pages as metric_views
+from workflows.views import lists as workflow_views
 
 urlpatterns = [
     path("", metric_views.godview, name="home"),

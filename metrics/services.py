@@ -10,12 +10,11 @@ import datetime
 import logging
 import time
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from godview.agency import agency_today
+from godview.services import METRICS_REFRESH_PENDING_KEY, schedule_metrics_refresh
 
 from .compute import compute_metrics, default_start
 from .models import MetricRow, MetricRun
@@ -30,7 +29,9 @@ LIST_LEVELS = {"departments": DEPARTMENT, "pods": POD, "staff": STAFF, "clients"
 DAILY_CLIENT_KEYS = ("mrr", "days_inactive", "risk_score", "risk_signals", "risk_reasons")
 # Weekly runs keep the levels the by-week charts draw (filtered by department or pod).
 WEEKLY_LEVELS = (AGENCY, DEPARTMENT, POD)
-REFRESH_PENDING_KEY = "metrics:refresh-pending"
+REFRESH_PENDING_KEY = METRICS_REFRESH_PENDING_KEY
+# Every app asks for a refresh through godview (the bottom of the import order).
+schedule_refresh = schedule_metrics_refresh
 
 
 @transaction.atomic
@@ -144,19 +145,6 @@ def backfill(*, since: datetime.date, until: datetime.date, every_days: int = 1)
     for day in sorted(days):
         snapshot_day(day=day)
     return len(days)
-
-
-def schedule_refresh() -> bool:
-    """Ask for a refresh of the current figures after a write batch, debounced: the writes
-    within METRICS_REFRESH_DELAY_SECONDS (a setting) share one refresh. Returns whether a
-    refresh was queued; inside a transaction it is queued once the transaction commits."""
-    from .tasks import refresh_metrics
-
-    delay = settings.METRICS_REFRESH_DELAY_SECONDS
-    if not cache.add(REFRESH_PENDING_KEY, 1, timeout=max(delay * 10, 60)):
-        return False
-    transaction.on_commit(lambda: refresh_metrics.apply_async(countdown=delay))
-    return True
 
 
 def run_as_result(run: MetricRun) -> dict:

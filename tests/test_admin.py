@@ -203,7 +203,13 @@ def test_agency_settings_is_one_page_without_add_or_delete(admin_client):
     change_url = admin_url(AgencySettings, "change", settings.pk)
     response = admin_client.get(change_url)
     names = [name for name, _ in response.context["adminform"].fieldsets]
-    assert names == ["General", "Service standard", "Risk weights", "Leaderboard"]
+    assert names == [
+        "General",
+        "Service standard",
+        "Weekly goals and postponements",
+        "Risk weights",
+        "Leaderboard",
+    ]
     assert admin_client.get(admin_url(AgencySettings, "add")).status_code == 403
     assert admin_client.get(admin_url(AgencySettings, "delete", settings.pk)).status_code == 403
 
@@ -394,7 +400,7 @@ def test_approve_action_reports_what_could_not_be_approved(admin_client, approve
     own = requested_postponement()
     Postponement.objects.filter(pk=own.pk).update(requested_by=approver)
     response = approve(admin_client, own)
-    assert messages_of(response) == [f"{own}: A postponement needs another person to approve it."]
+    assert messages_of(response) == [f"{own}: A postponement needs another person to decide on it."]
     assert Task.objects.get(pk=own.task_id).committed_due_on == D(2026, 3, 15)
 
 

@@ -21,7 +21,7 @@ LISTS = ("goals", "tasks", "weekly-goals", "tactics", "touchpoints")
 
 @pytest.fixture(autouse=True)
 def today(monkeypatch):
-    for module in ("clients.views", "workflows.views", "metrics.views"):
+    for module in ("clients.views", "workflows.views.lists", "metrics.views.pages"):
         monkeypatch.setattr(f"{module}.agency_today", lambda: TODAY)
 
 

@@ -31,7 +31,7 @@ def pod_with_clients(name, count, *, quiet=0):
 def agency(monkeypatch):
     alpha = pod_with_clients("Alpha", 3, quiet=1)
     bravo = pod_with_clients("Bravo", 2, quiet=1)
-    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY)
+    monkeypatch.setattr("metrics.views.pages.agency_today", lambda: TODAY)
     refresh_current(today=TODAY)
     return {"alpha": alpha, "bravo": bravo}
 
@@ -91,7 +91,9 @@ def test_without_stored_figures_the_page_says_so(client):
 
 
 def test_old_figures_are_flagged_not_hidden(client, agency, monkeypatch):
-    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY + datetime.timedelta(days=1))
+    monkeypatch.setattr(
+        "metrics.views.pages.agency_today", lambda: TODAY + datetime.timedelta(days=1)
+    )
     client.force_login(factories.staff(role=Role.LEADERSHIP).user)
 
     response = client.get("/")
@@ -105,7 +107,7 @@ def test_the_godview_and_its_panels_run_the_same_queries_at_two_sizes(client, mo
 
     from metrics.services import backfill_weeks
 
-    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY)
+    monkeypatch.setattr("metrics.views.pages.agency_today", lambda: TODAY)
     leader = factories.staff(role=Role.LEADERSHIP).user
     urls = ["/", "/?panel=charts", "/?panel=at-risk&sort=days", "/?panel=pods", "/?panel=tiles"]
     counts = []
@@ -204,7 +206,7 @@ def _json_script(html: str, element_id: str) -> str:
 
 def test_the_at_risk_table_pages_through_htmx_and_without_javascript(client, monkeypatch):
     pod_with_clients("Alpha", 20, quiet=20)
-    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY)
+    monkeypatch.setattr("metrics.views.pages.agency_today", lambda: TODAY)
     refresh_current(today=TODAY)
     client.force_login(factories.staff(role=Role.LEADERSHIP).user)
 
@@ -269,7 +271,7 @@ def test_pod_page_runs_a_fixed_number_of_queries(
     client, monkeypatch, django_assert_max_num_queries, clients_per_pod
 ):
     pod, am = pod_with_clients("Alpha", clients_per_pod, quiet=1)
-    monkeypatch.setattr("metrics.views.agency_today", lambda: TODAY)
+    monkeypatch.setattr("metrics.views.pages.agency_today", lambda: TODAY)
     refresh_current(today=TODAY)
     client.force_login(am.user)
 

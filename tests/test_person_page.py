@@ -27,7 +27,7 @@ def moment(day):
 
 @pytest.fixture(autouse=True)
 def today(monkeypatch):
-    for module in ("clients.views", "workflows.views", "metrics.views"):
+    for module in ("clients.views", "workflows.views.lists", "metrics.views.pages"):
         monkeypatch.setattr(f"{module}.agency_today", lambda: TODAY)
 
 

@@ -11,8 +11,10 @@ from godview.agency import agency_today
 from .models import (
     DeadlineChange,
     Deal,
+    GrowthReview,
     Postponement,
     PostponementStatus,
+    Reminder,
     Tactic,
     Task,
     TrainingModule,
@@ -159,6 +161,11 @@ class PostponementForm(forms.ModelForm):
                 'Approve it with the action "Approve selected postponements" on the list of '
                 "postponements: that also moves the task's committed due date."
             )
+        if status == PostponementStatus.DECLINED:
+            raise ValidationError(
+                "Decline it from the Postponements page of the site, which records who declined "
+                "it and why."
+            )
         return status
 
 
@@ -190,6 +197,7 @@ class PostponementAdmin(admin.ModelAdmin):
         "requested_by",
         "approved_by",
         "approved_on",
+        "decision_note",
     ]
     actions = ["approve"]
 
@@ -200,9 +208,17 @@ class PostponementAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ["status", "approved_by", "approved_on"]
-        if obj.status == PostponementStatus.APPROVED:
-            return ["task", "from_due_on", "to_due_on", "status", "approved_by", "approved_on"]
-        return ["approved_by", "approved_on"]
+        if obj.status != PostponementStatus.REQUESTED:
+            return [
+                "task",
+                "from_due_on",
+                "to_due_on",
+                "status",
+                "approved_by",
+                "approved_on",
+                "decision_note",
+            ]
+        return ["approved_by", "approved_on", "decision_note"]
 
     def has_delete_permission(self, request, obj=None):
         # Deleting an approved postponement would leave the task's committed date behind.
@@ -243,6 +259,33 @@ class PostponementAdmin(admin.ModelAdmin):
                 "the tasks' committed due dates have moved.",
                 messages.SUCCESS,
             )
+
+
+@admin.register(GrowthReview)
+class GrowthReviewAdmin(admin.ModelAdmin):
+    list_display = ["client", "reviewed_on", "decision", "reviewed_by"]
+    list_filter = ["decision", "client__pod"]
+    list_select_related = ["client", "reviewed_by"]
+    search_fields = ["client__name", "note"]
+    autocomplete_fields = ["client", "reviewed_by"]
+    date_hierarchy = "reviewed_on"
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """The reminder emails sent (read-only): each cause is reminded of once."""
+
+    list_display = ["kind", "recipient", "cause", "sent_at"]
+    list_filter = ["kind"]
+    list_select_related = ["recipient"]
+    search_fields = ["recipient__name", "recipient__email", "cause"]
+    date_hierarchy = "sent_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(DeadlineChange)

@@ -32,6 +32,12 @@ class WeeklyGoal(models.Model):
     status = models.CharField(max_length=10, choices=GoalStatus.choices, default=GoalStatus.OPEN)
     note = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Optimistic locking: every edit through workflows.services bumps it, and an edit made
+    # from an older version is refused instead of overwriting someone else's change.
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-week_start", "client"]
@@ -166,6 +172,7 @@ class Postponement(models.Model):
         help_text="Who approved (or declined) it.",
     )
     approved_on = models.DateField(null=True, blank=True, help_text="The day it was decided.")
+    decision_note = models.TextField(blank=True, help_text="Why it was approved or declined.")
 
     class Meta:
         ordering = ["-requested_at"]
@@ -330,6 +337,66 @@ class TrainingResult(models.Model):
     @property
     def passed(self) -> bool:
         return self.score >= self.module.pass_score
+
+
+class ReviewDecision(models.TextChoices):
+    KEEP_COURSE = "keep_course", "Keep course"
+    PIVOT = "pivot", "Pivot"
+
+
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+class GrowthReview(models.Model):
+    """The fortnightly growth review's decision for a client, kept as the client's history."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="growth_reviews")
+    reviewed_on = models.DateField()
+    decision = models.CharField(max_length=12, choices=ReviewDecision.choices)
+    note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-reviewed_on", "-created_at"]
+        indexes = [models.Index(fields=["client", "reviewed_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision__in=ReviewDecision.values), name="growth_review_decision_valid"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.client} {self.reviewed_on}: {self.get_decision_display()}"
+
+
+class ReminderKind(models.TextChoices):
+    NO_GOALS = "no_goals", "Clients without goals this week"
+    UNCLOSED_GOALS = "unclosed_goals", "Last week's goals not closed"
+    SLA_BREACH = "sla_breach", "Client past the SLA"
+
+
+class Reminder(models.Model):
+    """A reminder email sent, kept so each cause is reminded of once."""
+
+    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
+    recipient = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="reminders")
+    cause = models.CharField(
+        max_length=200, help_text="What it was about: a week, or a client and the breach's start."
+    )
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "recipient", "cause"], name="reminder_once_per_cause"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ReminderKind.values), name="reminder_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.recipient} ({self.cause})"
 
 
 class DealStatus(models.TextChoices):

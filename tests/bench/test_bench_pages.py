@@ -20,8 +20,8 @@ from django.test.utils import CaptureQueriesContext
 
 from clients.models import Client
 from godview.models import Pod, Role, Staff
-from metrics import views
 from metrics.services import backfill, backfill_weeks, refresh_current
+from metrics.views import pages as views
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

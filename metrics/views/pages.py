@@ -17,11 +17,11 @@ from godview.agency import agency_today
 from godview.models import AgencySettings, Department
 from workflows import selectors as work
 
-from . import charts, selectors
-from .compute.frames import typed_frame
-from .compute.work import pace
-from .periods import PERIOD_LABELS, PREVIOUS, PREVIOUS_LABELS, QUARTER
-from .registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
+from .. import charts, selectors
+from ..compute.frames import typed_frame
+from ..compute.work import pace
+from ..periods import PERIOD_LABELS, PREVIOUS, PREVIOUS_LABELS, QUARTER
+from ..registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15

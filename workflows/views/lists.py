@@ -12,7 +12,7 @@ from clients.views import list_page, page_state, render_list
 from godview.access import staff_visible_to
 from godview.agency import agency_today, agency_zone
 
-from . import selectors
+from .. import selectors
 
 TASKS_PER_PAGE = 15
 

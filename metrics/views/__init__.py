@@ -1,0 +1,1 @@
+"""The metrics pages: the god-view and its drill-downs (pages), and the growth review."""
