@@ -9,6 +9,9 @@ figures validates every attribute and cost ~7 ms per chart on every page view. T
 load each figure into `plotly.graph_objects.Figure` to prove it is valid.
 """
 
+import datetime
+
+WEEK = datetime.timedelta(days=7)
 BLUE, ORANGE, GREY, RED = "#3056d3", "#e8871e", "#98a2b3", "#b42318"
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 
@@ -64,7 +67,11 @@ def line_over_time(
                 marker={"size": 5, "symbol": "square"},
             )
         )
-    return _figure(traces, _layout(title, y_title, showlegend=second is not None))
+    xaxis = {"type": "date", "tickformat": "%-d %b %Y", "gridcolor": "#eef0f3"}
+    if len(days) == 1:  # one snapshot: show the days around it, not hours of that day
+        day = datetime.date.fromisoformat(days[0])
+        xaxis["range"] = [(day - WEEK).isoformat(), (day + WEEK).isoformat()]
+    return _figure(traces, _layout(title, y_title, showlegend=second is not None, xaxis=xaxis))
 
 
 def retention_by_quarter(*, quarters: list[str], retention: list, churn: list) -> dict:

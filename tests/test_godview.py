@@ -250,6 +250,20 @@ def test_chart_builders_return_valid_titled_plotly_figures_with_the_data():
     assert [trace["y"] for trace in figures[0]["data"]] == [[80.0], [20.0]]
     assert figures[2]["data"][0]["y"] == [3, 1]
     assert figures[3]["data"][0]["x"] == ["2026-03-02"] and figures[3]["data"][0]["y"] == [12.5]
+    # One snapshot: the axis shows the days around it, not the hours of that day.
+    single = charts.line_over_time(
+        title="MRR", y_title="MRR", days=["2026-03-01"], values=[1.0], name="MRR"
+    )
+    assert single["layout"]["xaxis"]["range"] == ["2026-02-22", "2026-03-08"]
+
+
+def test_a_page_that_is_not_there_is_a_styled_404(client, agency):
+    client.force_login(factories.staff(role=Role.LEADERSHIP).user)
+
+    response = client.get("/pods/no-such-pod/")
+
+    assert response.status_code == 404
+    assert "Nothing here" in response.text and 'class="mainnav"' in response.text
 
 
 def test_pod_page_shows_its_people_and_clients_and_404s_for_other_pods(client, agency):
