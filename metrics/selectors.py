@@ -133,17 +133,18 @@ def rows_for(*, run, level: str, keys) -> dict[str, dict]:
 ROLE_PLURALS = {"account_manager": "Account managers", "designer": "Designers", "sales": "Sales"}
 
 
-def leaderboard(*, user, run) -> dict[str, list[dict]]:
-    """Per role, the visible people with their rank, score and the parts of the score."""
+def leaderboard(*, user, run) -> list[dict]:
+    """Per role (in name order), the visible people with their rank, score and the parts of
+    the score, best rank first: [{"role", "label", "entries"}]."""
     if run is None:
-        return {}
+        return []
     people = {person.key: person for person in staff_visible_to(user).filter(active=True)}
     ranked = {}
     for key, values in rows_for(run=run, level=STAFF, keys=people).items():
         if "leaderboard_parts" not in values:
             continue
         person = people[key]
-        ranked.setdefault(ROLE_PLURALS.get(person.role, person.get_role_display()), []).append(
+        ranked.setdefault(person.role, []).append(
             {
                 "person": person,
                 "rank": values.get("leaderboard_rank"),
@@ -151,9 +152,12 @@ def leaderboard(*, user, run) -> dict[str, list[dict]]:
                 "parts": values["leaderboard_parts"],
             }
         )
-    for entries in ranked.values():
+    roles = []
+    for role, entries in ranked.items():
         entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["person"].name))
-    return dict(sorted(ranked.items()))
+        label = ROLE_PLURALS.get(role) or entries[0]["person"].get_role_display()
+        roles.append({"role": role, "label": label, "entries": entries})
+    return sorted(roles, key=lambda r: r["label"])
 
 
 def _json_number(key: str, field):

@@ -306,6 +306,34 @@ def test_leaderboard_ranks_people_per_role_with_their_parts(client, agency):
     assert "target ≥ 80 · weight 30" in response.text
 
 
+def test_the_leaderboard_pages_each_role_with_the_same_queries(client, agency):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    leader = factories.staff(role=Role.LEADERSHIP).user
+    client.force_login(leader)
+    with CaptureQueriesContext(connection) as small:
+        client.get("/leaderboard/")
+    alpha, _ = agency["alpha"]
+    for n in range(23):
+        factories.staff(pod=alpha, name=f"Extra manager {n:02d}")
+    refresh_current(today=TODAY)
+    client.force_login(leader)
+
+    with CaptureQueriesContext(connection) as large:
+        first = client.get("/leaderboard/")
+    second = client.get("/leaderboard/?role=account_manager&page=2")
+
+    assert len(small) == len(large)
+    assert "Ranks 1–20 of 25" in first.text
+    assert "Ranks 21–25 of 25" in second.text
+    assert 'href="?period=quarter&amp;role=account_manager&amp;page=2#role-account_manager"' in (
+        first.text
+    )
+    scores = '<td class="num"><strong>'  # one per person shown
+    assert (first.text.count(scores), second.text.count(scores)) == (20, 5)
+
+
 def test_an_account_manager_sees_only_their_pod_on_the_leaderboard(client, agency):
     _, alpha_am = agency["alpha"]
     client.force_login(alpha_am.user)

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -25,6 +26,7 @@ from ..registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
+LEADERBOARD_SHOWN = 20
 # The at-risk table's sortable columns: (sort key, heading, cell class).
 RISK_COLUMNS = (
     ("name", "Client", ""),
@@ -347,9 +349,15 @@ def training(request):
 
 @login_required
 def leaderboard(request):
-    """People ranked per role on plan vs fact, every part of each score shown."""
+    """People ranked per role on plan vs fact, every part of each score shown: each role's
+    first LEADERBOARD_SHOWN, and the role asked for in ?role= paged with ?page=."""
     context = _period(request)
-    context["roles"] = selectors.leaderboard(user=request.user, run=context["run"])
+    roles = selectors.leaderboard(user=request.user, run=context["run"])
+    expanded = request.GET.get("role")
+    for role in roles:
+        number = request.GET.get("page") if role["role"] == expanded else 1
+        role["page"] = Paginator(role.pop("entries"), LEADERBOARD_SHOWN).get_page(number)
+    context["roles"] = roles
     return render(request, "metrics/leaderboard.html", context)
 
 
