@@ -13,6 +13,7 @@ import pghistory
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from clients.models import Client, ClientGoal, Engagement, Touchpoint, TouchpointSource
 from godview.models import Department, Pod, Staff
@@ -30,6 +31,8 @@ from workflows.models import (
 )
 from workflows.services import recompute_committed_due_dates
 
+from ..freshness import record_sync_run
+from ..models import SyncSource
 from .columns import FILES
 from .reader import Problems, Row, read_bundle
 from .rules import validate
@@ -424,10 +427,23 @@ class _Writer:
         )
 
 
+def _failed(result: ImportResult, started_at) -> ImportResult:
+    """Record a refused import (not a dry run's): the pages say the last attempt failed."""
+    if not result.dry_run:
+        record_sync_run(
+            source=SyncSource.BUNDLE,
+            started_at=started_at,
+            succeeded=False,
+            error=f"{len(result.problems)} problem(s); the first: {result.problems[0]}"[:2000],
+        )
+    return result
+
+
 def import_bundle(*, source, dry_run: bool = False, actor=None) -> ImportResult:
     """Validate the whole bundle (a folder path, a .zip path or an uploaded .zip), then
     write all of it in one transaction, or nothing if any row is bad. A dry run writes
     nothing but reports what would change. Problems read `file:line: column: message`."""
+    started_at = timezone.now()
     problems = Problems()
     bundle = read_bundle(source, problems)
     result = ImportResult(problems=[], dry_run=dry_run)
@@ -441,10 +457,16 @@ def import_bundle(*, source, dry_run: bool = False, actor=None) -> ImportResult:
             db_ids = validate(bundle, problems)
             if problems:
                 result.problems = problems.lines
-                return result
+                return _failed(result, started_at)
             _Writer(bundle, db_ids, result).write()
             if dry_run:
                 raise _DryRunRollback
+            record_sync_run(
+                source=SyncSource.BUNDLE,
+                started_at=started_at,
+                succeeded=True,
+                stats={"created": result.created, "updated": result.updated},
+            )
             schedule_refresh()  # after commit: the metrics see the imported rows
     except _DryRunRollback:
         pass
@@ -455,7 +477,7 @@ def import_bundle(*, source, dry_run: bool = False, actor=None) -> ImportResult:
         result.created.clear()
         result.updated.clear()
         result.unchanged.clear()
-        return result
+        return _failed(result, started_at)
     written = sum(result.created.values()) + sum(result.updated.values())
     if not dry_run and written >= ANALYZE_AFTER_ROWS:
         with connection.cursor() as cursor:
