@@ -6,7 +6,7 @@ from django.db.models.functions import Cast
 
 from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_of, staff_visible_to
-from workflows.models import TrainingModule, TrainingResult, WeeklyGoal
+from workflows.models import TrainingModule, TrainingResult
 
 from .models import MetricRow, MetricRun
 from .registry import AGENCY, BY_KEY, STAFF
@@ -315,17 +315,6 @@ def risk_bands(*, user, run, pod_keys=None) -> list[dict]:
         }
     )
     return [{"band": label, "clients": counts[label]} for label, _, _ in RISK_BANDS]
-
-
-def weekly_goals_of(*, person, run):
-    """The person's weekly goals of the run's weeks, newest week first (with client)."""
-    if run is None:
-        return []
-    return list(
-        WeeklyGoal.objects.filter(staff=person, week_start__range=(run.start, run.as_of))
-        .select_related("client")
-        .order_by("-week_start", "client__name")
-    )
 
 
 def client_history(*, client_key: str) -> list[dict]:
