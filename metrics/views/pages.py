@@ -377,7 +377,6 @@ def _charts(user, run, level: str, key: str, pod_keys) -> list[dict]:
     quarters = selectors.quarterly_retention(history)
     weeks = selectors.weekly_history(level=level, key=key)
     bands = selectors.risk_bands(user=user, run=run, pod_keys=pod_keys)
-    days = [point["as_of"].isoformat() for point in history]
     week_labels = [week["start"].isoformat() for week in weeks]
     return [
         {
@@ -398,19 +397,7 @@ def _charts(user, run, level: str, key: str, pod_keys) -> list[dict]:
                 for q in quarters
             ],
         },
-        {
-            "id": "chart-mrr",
-            "title": "MRR over time",
-            "figure": charts.line_over_time(
-                title="MRR over time",
-                y_title="MRR",
-                days=days,
-                values=[point["mrr"] for point in history],
-                name="MRR",
-            ),
-            "columns": ["Snapshot", "MRR"],
-            "rows": [[day, point["mrr"]] for day, point in zip(days, history, strict=True)],
-        },
+        _trend_chart("chart-mrr", "MRR over time", "MRR", history, "mrr", "MRR"),
         {
             "id": "chart-misses",
             "title": "Deadline miss rate by week",
@@ -427,21 +414,14 @@ def _charts(user, run, level: str, key: str, pod_keys) -> list[dict]:
                 for label, week in zip(week_labels, weeks, strict=True)
             ],
         },
-        {
-            "id": "chart-inactive",
-            "title": "Average days inactive over time",
-            "figure": charts.line_over_time(
-                title="Average days inactive over time",
-                y_title="Days",
-                days=days,
-                values=[point["avg_days_inactive"] for point in history],
-                name="Days inactive",
-            ),
-            "columns": ["Snapshot", "Average days inactive"],
-            "rows": [
-                [day, point["avg_days_inactive"]] for day, point in zip(days, history, strict=True)
-            ],
-        },
+        _trend_chart(
+            "chart-inactive",
+            "Average days inactive over time",
+            "Days",
+            history,
+            "avg_days_inactive",
+            "Average days inactive",
+        ),
         {
             "id": "chart-risk",
             "title": "Risk score distribution",
@@ -453,3 +433,18 @@ def _charts(user, run, level: str, key: str, pod_keys) -> list[dict]:
             "rows": [[band["band"], band["clients"]] for band in bands],
         },
     ]
+
+
+def _trend_chart(chart_id: str, title: str, y_title: str, history, key: str, column: str):
+    """One figure of the daily snapshots drawn as a line over time, with its table."""
+    days = [point["as_of"].isoformat() for point in history]
+    values = [point[key] for point in history]
+    return {
+        "id": chart_id,
+        "title": title,
+        "figure": charts.line_over_time(
+            title=title, y_title=y_title, days=days, values=values, name=column
+        ),
+        "columns": ["Snapshot", column],
+        "rows": [list(row) for row in zip(days, values, strict=True)],
+    }
