@@ -1,0 +1,1 @@
+"""Asana integration: the client, mapping, sync, webhooks and a local sandbox server."""
