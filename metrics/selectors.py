@@ -357,10 +357,15 @@ def tactic_owners(*, user, run) -> list[dict]:
     return sorted(owners, key=lambda row: (-(row["tactic_wins"] or 0), row["person"].name))
 
 
-def training_matrix(*, user, as_of) -> dict:
-    """Latest result on or before as_of of every visible active person in every module:
+def training_people(*, user):
+    """The visible active people, in name order (the rows of the training matrix)."""
+    return staff_visible_to(user).filter(active=True).order_by("name")
+
+
+def training_matrix(*, people, as_of) -> dict:
+    """Latest result on or before as_of of each of the given people in every module:
     {"modules": [...], "people": [(person, [result or None per module])]}."""
-    people = list(staff_visible_to(user).filter(active=True).order_by("name"))
+    people = list(people)
     modules = list(TrainingModule.objects.select_related("department").order_by("name"))
     latest = {}
     for result in TrainingResult.objects.filter(staff__in=people, completed_on__lte=as_of).order_by(

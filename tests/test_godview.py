@@ -468,3 +468,29 @@ def test_training_page_shows_latest_results_and_missing_required_modules(client,
     assert "✗ 70" not in response.text
     assert "required, not taken" in response.text  # the designer has not taken it
     assert "Bravo manager" not in response.text
+
+
+def test_the_training_page_pages_people_with_the_same_queries(client, agency):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workflows.models import TrainingModule
+
+    TrainingModule.objects.create(key="onboarding", name="Onboarding", pass_score=70)
+    leader = factories.staff(role=Role.LEADERSHIP, name="Zed Leader").user
+    client.force_login(leader)
+    with CaptureQueriesContext(connection) as small:
+        client.get("/training/")
+    alpha, _ = agency["alpha"]
+    for n in range(30):
+        factories.staff(pod=alpha, name=f"Extra person {n:02d}")
+
+    with CaptureQueriesContext(connection) as large:
+        first = client.get("/training/")
+    second = client.get("/training/?period=quarter&page=2", headers={"HX-Request": "true"})
+
+    assert len(small) == len(large)
+    assert "1–25 of 33" in first.text and "Extra person 21" in first.text
+    assert second.text.lstrip().startswith('<section class="card" id="people">')
+    assert "26–33 of 33" in second.text and "Zed Leader" in second.text
+    assert "Extra person 21" not in second.text

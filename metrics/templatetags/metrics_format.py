@@ -9,6 +9,7 @@ from metrics.registry import BY_KEY, COUNT, DAYS, MONEY, PERCENT
 register = template.Library()
 
 NULL_REASON = "No value: nothing to divide by in this period (for example no clients at its start)"
+NOT_COMPUTED = "Not computed yet: figures are refreshed shortly after changes, and nightly"
 
 
 def formatted(key: str, value) -> str:
@@ -26,7 +27,11 @@ def formatted(key: str, value) -> str:
 
 @register.simple_tag
 def metric_value(key: str, value):
-    """A metric's value as text; null shows as an em dash with a tooltip saying why."""
+    """A metric's value as text; null shows as an em dash with a tooltip saying why. A value
+    missing from the stored row (an empty string in a template: someone added since the last
+    refresh) says so."""
+    if value == "":
+        return format_html('<span class="null" title="{}">—</span>', NOT_COMPUTED)
     if value is None:
         return format_html('<span class="null" title="{}">—</span>', NULL_REASON)
     return formatted(key, value)

@@ -27,6 +27,7 @@ from ..registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
 LEADERBOARD_SHOWN = 20
+PEOPLE_SHOWN = 25  # rows of people per page on the tactics and training pages
 # The at-risk table's sortable columns: (sort key, heading, cell class).
 RISK_COLUMNS = (
     ("name", "Client", ""),
@@ -84,6 +85,18 @@ def _filters(request) -> dict:
             key=lambda p: p.name,
         ),
         "filter_query": query,
+    }
+
+
+def _pager(request, page, dom_id: str) -> dict:
+    """What templates/clients/_pager.html needs to page a list of this page through HTMX."""
+    return {
+        "page": page,
+        "list_url": request.path,
+        "keep": f"period={request.GET.get('period', QUARTER)}&",
+        "dom_id": dom_id,
+        "previous_label": "Previous",
+        "next_label": "Next",
     }
 
 
@@ -323,9 +336,12 @@ def tactics(request):
     context |= {
         "agency": agency,
         "buckets": (agency.get("cro_by_confidence") or {}).items(),
-        "owners": selectors.tactic_owners(user=request.user, run=run),
     }
-    return render(request, "metrics/tactics.html", context)
+    owners = selectors.tactic_owners(user=request.user, run=run)
+    page = Paginator(owners, PEOPLE_SHOWN).get_page(request.GET.get("page"))
+    context |= {"owners": page.object_list, **_pager(request, page, "owners")}
+    template = "metrics/tactics.html"
+    return render(request, template + "#owners" if request.htmx else template, context)
 
 
 @login_required
@@ -334,7 +350,10 @@ def training(request):
     context = _period(request)
     run = context["run"]
     as_of = run.as_of if run else agency_today()
-    matrix = selectors.training_matrix(user=request.user, as_of=as_of)
+    page = Paginator(selectors.training_people(user=request.user), PEOPLE_SHOWN).get_page(
+        request.GET.get("page")
+    )
+    matrix = selectors.training_matrix(people=page.object_list, as_of=as_of)
     figures = selectors.rows_for(
         run=run, level=STAFF, keys=[person.key for person, _ in matrix["people"]]
     )
@@ -343,8 +362,10 @@ def training(request):
         "people": [
             (person, figures.get(person.key, {}), cells) for person, cells in matrix["people"]
         ],
+        **_pager(request, page, "people"),
     }
-    return render(request, "metrics/training.html", context)
+    template = "metrics/training.html"
+    return render(request, template + "#people" if request.htmx else template, context)
 
 
 @login_required

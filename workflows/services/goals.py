@@ -5,9 +5,9 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from clients.models import Client, ClientGoal, GoalStatus
+from godview.agency import agency_zone
 from godview.models import AgencySettings, Staff
 from godview.services import schedule_metrics_refresh
 
@@ -24,7 +24,7 @@ class GoalConflict(ValidationError):
             message = "This goal was removed by someone else; reload the page."
         else:
             who = goal.updated_by.name if goal.updated_by else "someone else"
-            when = timezone.localtime(goal.updated_at).strftime("%d %b %Y %H:%M")
+            when = goal.updated_at.astimezone(agency_zone()).strftime("%d %b %Y %H:%M")
             message = f"This goal was changed by {who} at {when}; reload to see their change."
         super().__init__(message, code="conflict")
 
