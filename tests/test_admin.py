@@ -460,7 +460,7 @@ def test_set_password_email_lets_new_staff_log_in(admin_client, mailoutbox):
 
     response = visitor.post(reverse("login"), {"username": first.email, "password": password})
     assert response.status_code == 302
-    assert response.url == reverse("home")
+    assert response.url == reverse("my-week")  # an account manager lands on their week
     assert not BrowserClient().get(link, follow=True).context["validlink"]  # used once
 
 

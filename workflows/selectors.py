@@ -7,6 +7,7 @@ metrics compute them over frames in `metrics.compute.work`; tests check that bot
 """
 
 import datetime
+from collections import defaultdict
 
 from django.db.models import (
     BooleanField,
@@ -20,19 +21,23 @@ from django.db.models import (
     Func,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 
-from clients.models import Client
-from godview.models import Staff
+from clients.models import Client, ClientGoal, Engagement, GoalStatus
+from clients.selectors import active_clients_on, clients_visible_to, days_inactive
+from godview.models import Pod, Staff
 
 from .models import (
     DeadlineChange,
+    GrowthReview,
     Postponement,
     PostponementStatus,
     Tactic,
@@ -301,3 +306,184 @@ def training_of(*, person: Staff, as_of: datetime.date) -> QuerySet[TrainingModu
         .filter(Q(is_required=True) | Q(attempts__gt=0))
         .order_by("-is_required", "name")
     )
+
+
+# --- Pod meeting -----------------------------------------------------------------------------
+
+WEEK = datetime.timedelta(weeks=1)
+
+
+def pod_meeting(
+    *, pod: Pod, week_start: datetime.date, day: datetime.date, zone, sla_days: int
+) -> dict:
+    """The weekly meeting of a pod (fetched through the user's scope) for the week starting
+    `week_start` (a Monday), as it stands on `day`. `clients`: each client of the pod active
+    on `day`, by name, with `days_inactive`, `past_sla` (more days than `sla_days`) and
+    `days_over_sla`, `last_week` and `this_week` (its weekly goals, see _weekly_goals),
+    `overdue` (its tasks missed on `day` and still open then, see tasks_as_of, oldest
+    commitment first, each with `days_overdue`) and `all_clear`; `past_sla`: those past the
+    SLA, most days first; `summary`: the counts the meeting opens with. Five queries
+    whatever the size."""
+    clients = list(
+        active_clients_on(day).filter(pod=pod).select_related("account_manager").order_by("name")
+    )
+    ids = [client.id for client in clients]
+    inactive = days_inactive(clients, on=day)
+    last_week_start = week_start - WEEK
+    goals = defaultdict(list)
+    for goal in (
+        _weekly_goals(day)
+        .filter(client_id__in=ids, week_start__in=(last_week_start, week_start))
+        .order_by("client_id", "week_start", "staff__name", "pk")
+    ):
+        goals[goal.client_id, goal.week_start].append(goal)
+    overdue = defaultdict(list)
+    for task in (
+        tasks_as_of(day=day, zone=zone)
+        .filter(client_id__in=ids, is_missed=True, completed_by__isnull=True)
+        .order_by("committed", "name", "pk")
+    ):
+        task.days_overdue = (day - task.committed).days
+        overdue[task.client_id].append(task)
+
+    rows = []
+    for client in clients:
+        days = inactive[client.id]
+        past_sla = days is not None and days > sla_days
+        results, planned = goals[client.id, last_week_start], goals[client.id, week_start]
+        rows.append(
+            {
+                "client": client,
+                "days_inactive": days,
+                "past_sla": past_sla,
+                "days_over_sla": days - sla_days if past_sla else 0,
+                "last_week": results,
+                "this_week": planned,
+                "overdue": overdue[client.id],
+                # Nothing for the meeting to raise: every goal of last week met, goals set
+                # for this week, nothing overdue, within the SLA.
+                "all_clear": bool(results and planned)
+                and all(goal.status == GoalStatus.MET for goal in results)
+                and not overdue[client.id]
+                and not past_sla,
+            }
+        )
+    last_week = [goal for row in rows for goal in row["last_week"]]
+    breaches = sorted(
+        (row for row in rows if row["past_sla"]),
+        key=lambda row: (-row["days_inactive"], row["client"].name),
+    )
+    return {
+        "clients": rows,
+        "past_sla": breaches,
+        "summary": {
+            "clients": len(rows),
+            "past_sla": len(breaches),
+            "goals_last_week": len(last_week),
+            "goals_met": sum(goal.status == GoalStatus.MET for goal in last_week),
+            "goals_missed": sum(goal.status == GoalStatus.MISSED for goal in last_week),
+            "goals_not_closed": sum(goal.not_closed for goal in last_week),
+            "overdue_tasks": sum(len(row["overdue"]) for row in rows),
+            "without_goals": sum(not row["this_week"] for row in rows),
+        },
+    }
+
+
+# --- Growth reviews --------------------------------------------------------------------------
+
+REVIEWS_NEWEST_FIRST = ("-reviewed_on", "-created_at", "-pk")
+
+
+def client_growth_reviews(*, client: Client) -> QuerySet[GrowthReview]:
+    """The client's growth review decisions, newest first, with who recorded each."""
+    return client.growth_reviews.select_related("reviewed_by").order_by(*REVIEWS_NEWEST_FIRST)
+
+
+def latest_growth_reviews(*, client_ids, last: int) -> dict[int, list[GrowthReview]]:
+    """client id -> the client's `last` latest growth review decisions, newest first, with who
+    recorded each and `reviews`, how many the client has in all (one query)."""
+    newest_first = [F(name.lstrip("-")).desc() for name in REVIEWS_NEWEST_FIRST]
+    reviews = (
+        GrowthReview.objects.filter(client_id__in=list(client_ids))
+        .select_related("reviewed_by")
+        .annotate(
+            position=Window(RowNumber(), partition_by=[F("client_id")], order_by=newest_first),
+            reviews=Window(Count("pk"), partition_by=[F("client_id")]),
+        )
+        .filter(position__lte=last)
+        .order_by("client_id", "position")
+    )
+    latest = defaultdict(list)
+    for review in reviews:
+        latest[review.client_id].append(review)
+    return dict(latest)
+
+
+# --- My week ---------------------------------------------------------------------------------
+
+
+def _with_week_goals(clients: QuerySet[Client], week_start: datetime.date) -> QuerySet[Client]:
+    """Clients with `week_goals` (their weekly goals of the week starting week_start and of
+    the week before, with who last changed them and their quarterly goal) and
+    `quarterly_goals` (all their client goals, latest due first) prefetched."""
+    weeks = (week_start - datetime.timedelta(weeks=1), week_start)
+    goals = WeeklyGoal.objects.filter(week_start__in=weeks).select_related(
+        "client_goal", "updated_by"
+    )
+    return clients.prefetch_related(
+        Prefetch("weekly_goals", queryset=goals.order_by("pk"), to_attr="week_goals"),
+        Prefetch(
+            "goals",
+            queryset=ClientGoal.objects.order_by("-due_on", "title", "pk"),
+            to_attr="quarterly_goals",
+        ),
+    )
+
+
+def week_clients(*, user, pod: Pod, week_start: datetime.date) -> QuerySet[Client]:
+    """The clients of `pod` the user may see that were served at some time in the week
+    starting week_start or the week before (whose goals are closed out on the same screen),
+    or have a goal in either, by name, with their goals of both weeks and their quarterly
+    goals prefetched (see _with_week_goals): three queries for any number of clients."""
+    first_day = week_start - datetime.timedelta(weeks=1)
+    last_day = week_start + WEEK_LAST_DAY
+    served = Engagement.objects.filter(client=OuterRef("pk"), started_on__lte=last_day).filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gte=first_day)
+    )
+    with_goals = WeeklyGoal.objects.filter(
+        client=OuterRef("pk"), week_start__in=(first_day, week_start)
+    )
+    clients = (
+        clients_visible_to(user)
+        .filter(pod=pod)
+        .filter(Exists(served) | Exists(with_goals))
+        .order_by("name", "pk")
+    )
+    return _with_week_goals(clients, week_start)
+
+
+def week_client(*, user, key: str, week_start: datetime.date) -> Client:
+    """One client the user may see, as week_clients gives them; raises Client.DoesNotExist
+    for a client the user may not see."""
+    return _with_week_goals(clients_visible_to(user).filter(key=key), week_start).get()
+
+
+def week_tasks(
+    *, clients, week_start: datetime.date, day: datetime.date, zone
+) -> dict[int, list[Task]]:
+    """client id -> its tasks as they stand on `day` (see tasks_as_of) that are due in the
+    week starting week_start or overdue on `day` (still open after their committed due
+    date: missed and not completed by then), each annotated with `overdue`; overdue first,
+    then by committed due date. One query whatever the number of clients."""
+    overdue = Q(is_missed=True, completed_by__isnull=True)
+    tasks = (
+        tasks_as_of(day=day, zone=zone)
+        .filter(client__in=[client.id for client in clients])
+        .filter(Q(committed__range=(week_start, week_start + WEEK_LAST_DAY)) | overdue)
+        .annotate(overdue=ExpressionWrapper(overdue, output_field=BooleanField()))
+        .order_by("-overdue", "committed", "name", "pk")
+    )
+    by_client = {client.id: [] for client in clients}
+    for task in tasks:
+        by_client[task.client_id].append(task)
+    return by_client

@@ -1,6 +1,7 @@
 """Tactics and CRO tests: start one for a client, close it as win, loss or inconclusive."""
 
 import datetime
+import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -39,7 +40,12 @@ def start_tactic(
     if errors:
         raise ValidationError(errors)
     tactic = Tactic.objects.create(
-        client=client, name=name, kind=kind, started_on=started_on, owner=owner
+        key=f"tactic-{uuid.uuid4().hex[:12]}",  # tactics logged here have no outside key
+        client=client,
+        name=name,
+        kind=kind,
+        started_on=started_on,
+        owner=owner,
     )
     schedule_metrics_refresh()
     return tactic
