@@ -3,6 +3,7 @@
 No database: the sandbox is a standard-library HTTP server in a thread of the test process.
 """
 
+import gzip
 import hashlib
 import hmac
 import json
@@ -23,7 +24,9 @@ from urllib3.util.retry import Retry
 from integrations.asana.sandbox import AsanaSandbox, iso
 
 TOKEN = "sandbox-test-token"
-OAS_PATH = Path(__file__).resolve().parents[2] / "shared" / "asana" / "asana_oas.yaml"
+# Asana's OpenAPI spec (github.com/Asana/openapi, defs/asana_oas.yaml @ fc9f8dcf), kept here
+# compressed so the shape checks run on a clean checkout.
+OAS_PATH = Path(__file__).resolve().parent / "data" / "asana" / "asana_oas.yaml.gz"
 START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 
@@ -549,7 +552,7 @@ def oas():
     if not OAS_PATH.exists():
         pytest.fail(f"Asana's OpenAPI spec is missing at {OAS_PATH}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with OAS_PATH.open() as handle:
+    with gzip.open(OAS_PATH, "rt", encoding="utf-8") as handle:
         return Shapes(yaml.load(handle, Loader=loader))  # noqa: S506 - a safe loader
 
 
