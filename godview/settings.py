@@ -205,6 +205,13 @@ SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
 REMINDER_HOUR = env_int("REMINDER_HOUR", 8)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Asana sync (integrations/asana). The token is a PAT or OAuth token; requests per minute are
+# shared by every worker through Redis (150 is the free-plan limit, 1,500 paid).
+ASANA_ACCESS_TOKEN = os.environ.get("ASANA_ACCESS_TOKEN", "")
+ASANA_WORKSPACE_GID = os.environ.get("ASANA_WORKSPACE_GID", "")
+ASANA_BASE_URL = os.environ.get("ASANA_BASE_URL", "https://app.asana.com/api/1.0").rstrip("/")
+ASANA_REQUESTS_PER_MINUTE = env_int("ASANA_REQUESTS_PER_MINUTE", 150)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
