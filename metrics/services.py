@@ -14,7 +14,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from godview.agency import agency_today
-from godview.services import METRICS_REFRESH_PENDING_KEY, schedule_metrics_refresh
 
 from .compute import compute_metrics, default_start
 from .models import MetricRow, MetricRun
@@ -29,9 +28,6 @@ LIST_LEVELS = {"departments": DEPARTMENT, "pods": POD, "staff": STAFF, "clients"
 DAILY_CLIENT_KEYS = ("mrr", "days_inactive", "risk_score", "risk_signals", "risk_reasons")
 # Weekly runs keep the levels the by-week charts draw (filtered by department or pod).
 WEEKLY_LEVELS = (AGENCY, DEPARTMENT, POD)
-REFRESH_PENDING_KEY = METRICS_REFRESH_PENDING_KEY
-# Every app asks for a refresh through godview (the bottom of the import order).
-schedule_refresh = schedule_metrics_refresh
 
 
 @transaction.atomic

@@ -6,14 +6,15 @@ from celery import shared_task
 from django.core.cache import cache
 
 from godview.agency import agency_today
+from godview.services import METRICS_REFRESH_PENDING_KEY
 
 from . import services
 
 
 @shared_task(name="metrics.refresh")
 def refresh_metrics() -> int:
-    """Recompute the current figures (debounced by services.schedule_refresh)."""
-    cache.delete(services.REFRESH_PENDING_KEY)  # writes from now on schedule another refresh
+    """Recompute the current figures (debounced by godview.services.schedule_metrics_refresh)."""
+    cache.delete(METRICS_REFRESH_PENDING_KEY)  # writes from now on schedule another refresh
     return len(services.refresh_current())
 
 

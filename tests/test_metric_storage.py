@@ -14,14 +14,13 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
+from godview.services import METRICS_REFRESH_PENDING_KEY, schedule_metrics_refresh
 from metrics.compute import compute_metrics
 from metrics.models import MetricRow, MetricRun
 from metrics.services import (
-    REFRESH_PENDING_KEY,
     backfill,
     metrics_for,
     refresh_current,
-    schedule_refresh,
     store_run,
 )
 from tests import factories
@@ -100,16 +99,16 @@ def test_snapshot_metrics_command_rejects_bad_dates(small_agency):
 
 @pytest.mark.django_db
 def test_schedule_refresh_is_debounced(django_capture_on_commit_callbacks):
-    cache.delete(REFRESH_PENDING_KEY)
+    cache.delete(METRICS_REFRESH_PENDING_KEY)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert schedule_refresh() is True
-        assert schedule_refresh() is False  # a refresh is already pending
+        assert schedule_metrics_refresh() is True
+        assert schedule_metrics_refresh() is False  # a refresh is already pending
     assert len(callbacks) == 1
-    cache.delete(REFRESH_PENDING_KEY)
+    cache.delete(METRICS_REFRESH_PENDING_KEY)
 
 
 def test_an_import_is_followed_by_a_refresh_run_by_a_real_worker(transactional_db, settings):
-    cache.delete(REFRESH_PENDING_KEY)
+    cache.delete(METRICS_REFRESH_PENDING_KEY)
     test_db = connection.settings_dict
     base = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
     database_url = urllib.parse.urlunsplit(base._replace(path="/" + test_db["NAME"]))
@@ -145,7 +144,7 @@ def test_an_import_is_followed_by_a_refresh_run_by_a_real_worker(transactional_d
         run = MetricRun.objects.get(kind="current", period="quarter")
         clients = MetricRow.objects.filter(run=run, level="client")
         assert {row.key for row in clients} <= {"acme", "bolt"}
-        assert cache.get(REFRESH_PENDING_KEY) is None  # the task cleared the debounce
+        assert cache.get(METRICS_REFRESH_PENDING_KEY) is None  # the task cleared the debounce
     finally:
         worker.terminate()
         worker.wait(10)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from clients.models import Client, ClientGoal, Engagement, Touchpoint, TouchpointSource
 from godview.models import Department, Pod, Staff
-from metrics.services import schedule_refresh
+from godview.services import schedule_metrics_refresh
 from workflows.models import (
     Deal,
     Postponement,
@@ -467,7 +467,7 @@ def import_bundle(*, source, dry_run: bool = False, actor=None) -> ImportResult:
                 succeeded=True,
                 stats={"created": result.created, "updated": result.updated},
             )
-            schedule_refresh()  # after commit: the metrics see the imported rows
+            schedule_metrics_refresh()  # after commit: the metrics see the imported rows
     except _DryRunRollback:
         pass
     except (IntegrityError, DatabaseError) as error:
