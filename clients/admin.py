@@ -1,5 +1,6 @@
 """Admin for clients and what the agency does for them."""
 
+from django import forms
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
@@ -92,6 +93,23 @@ class ClientAdmin(admin.ModelAdmin):
         "all_touchpoints",
     ]
     inlines = [EngagementInline, ClientGoalInline, TouchpointInline]
+    # Given the client being edited (None when adding): the Asana projects it may be mapped
+    # to, as (gid, label). Set by integrations.asana.admin, since clients import nothing from
+    # integrations; while unset, the Asana project is typed in.
+    asana_project_choices = None
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if self.asana_project_choices is not None and "asana_project_gid" in form.base_fields:
+            form.base_fields["asana_project_gid"] = forms.TypedChoiceField(
+                label="Asana project",
+                choices=[("", "---------"), *self.asana_project_choices(obj)],
+                required=False,
+                empty_value=None,
+                help_text="The workspace's projects that no other client has; only a client "
+                "with a project is synced from Asana.",
+            )
+        return form
 
     @admin.display(description="Touchpoints")
     def all_touchpoints(self, obj):

@@ -105,6 +105,14 @@ class ClientGoal(models.Model):
     starts_on = models.DateField()
     due_on = models.DateField()
     status = models.CharField(max_length=10, choices=GoalStatus.choices, default=GoalStatus.OPEN)
+    asana_gid = models.CharField(
+        "Asana goal",
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Set when the goal is synced from Asana.",
+    )
 
     class Meta:
         ordering = ["client", "due_on"]

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from clients import views as client_views
 from godview import views as site_views
 from integrations import admin_views as integration_admin_views
+from integrations import status_views
 from metrics import api as metrics_api
 from metrics.views import pages as metric_views
 from metrics.views import reviews as review_views
@@ -77,7 +78,9 @@ urlpatterns = [
     ),
     path("clients/<str:key>/tactics/new/", tactic_views.tactic_new, name="tactic-new"),
     path("tactics/<str:key>/close/", tactic_views.tactic_close, name="tactic-close"),
+    path("sync/", status_views.sync_status, name="sync-status"),
     path("api/v1/metrics", metrics_api.metrics, name="api-metrics"),
+    path("integrations/", include("integrations.urls")),
     path("login/", site_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Password reset: also how a newly imported person sets a first password.

@@ -13,8 +13,9 @@ from .models import SyncRun, SyncSource, SyncStatus
 CACHE_KEY = "integrations:data-sources"
 CACHE_SECONDS = 60
 # A source whose last success is older than this is flagged as stale. The bundle is imported
-# by hand when the agency decides, so it is never "late"; scheduled syncs add theirs here.
-STALE_AFTER: dict[str, datetime.timedelta] = {}
+# by hand when the agency decides, so it is never "late"; the Asana sync runs every 10
+# minutes by default, so an hour without a success means it is stuck or failing.
+STALE_AFTER: dict[str, datetime.timedelta] = {"asana": datetime.timedelta(hours=1)}
 
 
 def record_sync_run(
@@ -24,6 +25,8 @@ def record_sync_run(
     succeeded: bool,
     stats: dict | None = None,
     error: str = "",
+    scope: str = "",
+    api_calls: int = 0,
 ) -> SyncRun:
     """Record a finished import or sync (inside the caller's transaction when there is one,
     so a rolled-back import leaves no success behind)."""
@@ -34,8 +37,10 @@ def record_sync_run(
         status=SyncStatus.SUCCEEDED if succeeded else SyncStatus.FAILED,
         stats=stats or {},
         error=error,
+        scope=scope,
+        api_calls=api_calls,
     )
-    transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+    transaction.on_commit(lambda: cache.delete(CACHE_KEY), robust=True)
     return run
 
 

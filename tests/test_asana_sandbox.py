@@ -540,6 +540,63 @@ def test_webhook_creation_fails_when_the_target_does_not_echo_the_secret(sandbox
         strict.stop()
 
 
+def test_webhook_filters_decide_which_events_are_delivered(sandbox, client, world):
+    receiver = Receiver()
+    project = world["project"]
+    try:
+        filters = [
+            {"resource_type": "task", "action": "changed", "fields": ["due_on"]},
+            {"resource_type": "story", "action": "added"},
+        ]
+        asana.WebhooksApi(client).create_webhook(
+            {"data": {"resource": project, "target": receiver.url, "filters": filters}}, {}
+        )
+        task = sandbox.add_task(project, "T", due_on="2025-01-10")  # task added: filtered out
+        sandbox.edit_task(task, name="T2")  # the name change is filtered; its story passes
+        sandbox.edit_task(task, due_on="2025-01-12")
+        sandbox.add_section(project, "Doing")  # a section: filtered out
+        sandbox.deliver_webhook_events()
+        events = json.loads(receiver.received[-1][1])["events"]
+        assert [
+            (e["resource"]["resource_type"], e["action"], e.get("change", {}).get("field"))
+            for e in events
+        ] == [("story", "added", None), ("task", "changed", "due_on"), ("story", "added", None)]
+    finally:
+        receiver.close()
+
+
+# ------------------------------------------------------------------------- given gids, goals
+
+
+def test_given_gids_are_kept_and_listings_stay_in_gid_order(sandbox, client, world):
+    sandbox.reserve_gids(["1300000000000050"])
+    late = sandbox.add_task(world["project"], "Kept late", gid="1300000000000040")
+    new = sandbox.add_task(world["project"], "New")
+    early = sandbox.add_task(world["project"], "Kept early", gid="1300000000000010")
+
+    assert int(new) > 1300000000000050
+    listed = asana.TasksApi(client).get_tasks({"project": world["project"], "limit": 1})
+    assert [t["gid"] for t in listed] == [early, late, new]  # one per page, none skipped
+    assert asana.TasksApi(client).get_task(late, {})["name"] == "Kept late"
+    for taken in (late, world["ann"], "12ab"):
+        with pytest.raises(ValueError):
+            sandbox.add_task(world["project"], "Duplicate", gid=taken)
+
+
+def test_goals_are_listed_by_the_project_that_supports_them(sandbox, client, world):
+    other = sandbox.add_project("Other", world["ws"])
+    mine = sandbox.add_goal("Grow A", world["ws"], project=world["project"], target=10)
+    sandbox.add_goal("Grow B", world["ws"], project=other)
+    sandbox.add_goal("Company-wide", world["ws"])
+    goals = asana.GoalsApi(client)
+
+    assert [g["gid"] for g in goals.get_goals({"project": world["project"]})] == [mine]
+    assert len(list(goals.get_goals({"workspace": world["ws"]}))) == 3
+    with pytest.raises(ApiException) as caught:
+        list(goals.get_goals({"project": "1999999999999999"}))
+    assert caught.value.status == 404
+
+
 # ------------------------------------------------------------------------- OpenAPI shapes
 
 

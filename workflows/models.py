@@ -80,8 +80,19 @@ class Task(models.Model):
     assignee = models.ForeignKey(
         Staff, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="subtasks",
+        help_text="The task this is a subtask of.",
+    )
     name = models.CharField(max_length=500)
     created_on = models.DateField()
+    source_modified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the source last changed it (Asana's modified_at)."
+    )
     first_due_on = models.DateField(
         null=True,
         blank=True,
@@ -223,6 +234,28 @@ class DeadlineChange(models.Model):
 
     def __str__(self):
         return f"{self.task}: {self.from_due_on} -> {self.to_due_on}"
+
+
+class TaskComment(models.Model):
+    """A comment on a task in the source, kept for activity (who worked on what, when)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    created_at = models.DateTimeField()
+    author_name = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=TaskSource.choices, default=TaskSource.ASANA)
+    external_id = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="task_comment_source_external_id"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.task}: {self.author_name} {self.created_at:%Y-%m-%d}"
 
 
 class TacticKind(models.TextChoices):

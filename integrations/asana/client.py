@@ -78,6 +78,10 @@ class PaymentRequired(AsanaError):
     """402: the workspace's plan does not include this feature."""
 
 
+class NotConfigured(AsanaError):
+    """ASANA_ACCESS_TOKEN or ASANA_WORKSPACE_GID is not set."""
+
+
 class _ApiClient(asana.ApiClient):
     """``asana.ApiClient`` whose every HTTP request gets the default timeout and first calls
     ``before_request`` (if set)."""
@@ -163,10 +167,13 @@ class AsanaApi:
         self.client = client
         self.budget = budget
         self.acquire_timeout = acquire_timeout
-        client.before_request = self._before_request if budget is not None else None
+        self.requests = 0  # HTTP requests made (each page counts), for SyncRun.api_calls
+        client.before_request = self._before_request
 
     def _before_request(self) -> None:
-        self.budget.acquire(self.acquire_timeout)
+        if self.budget is not None:
+            self.budget.acquire(self.acquire_timeout)
+        self.requests += 1
 
     def api(self, cls: type) -> Any:
         """An SDK API class bound to this client, e.g. ``api.api(asana.TasksApi)``."""
@@ -204,3 +211,29 @@ class AsanaApi:
         if status == 0 or status >= 500:
             return Transient(message, status=status or None, body=body)
         return AsanaError(message, status=status, body=body)
+
+
+_clients: dict[tuple[str, str], asana.ApiClient] = {}
+
+
+def api_from_settings() -> AsanaApi:
+    """The configured connection (``ASANA_*`` settings) under the shared per-token budget.
+
+    One SDK client per process and (token, base URL), built on first use, so each worker
+    child builds its own after fork. Raises :class:`NotConfigured` when the token or the
+    workspace is missing."""
+    import redis
+    from django.conf import settings
+
+    token, base_url = settings.ASANA_ACCESS_TOKEN, settings.ASANA_BASE_URL
+    if not token or not settings.ASANA_WORKSPACE_GID:
+        raise NotConfigured(
+            "Asana is not configured: set ASANA_ACCESS_TOKEN and ASANA_WORKSPACE_GID."
+        )
+    client = _clients.get((token, base_url))
+    if client is None:
+        client = _clients[(token, base_url)] = asana_client(token=token, base_url=base_url)
+    budget = RequestBudget.for_token(
+        redis.Redis.from_url(settings.REDIS_URL), token, settings.ASANA_REQUESTS_PER_MINUTE
+    )
+    return AsanaApi(client, budget)

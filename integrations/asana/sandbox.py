@@ -23,6 +23,7 @@ handler share one lock. Times come from a settable clock (``now``/``advance``), 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
@@ -112,6 +113,8 @@ class _Fault:
     retry_after: int | None = None
     body: Any = None
     delay: float = 0.0
+    path: str | None = None  # only requests to this path (relative to /api/1.0)
+    skip: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -144,6 +147,10 @@ def parse_datetime(value: str) -> datetime:
         return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _gid_order(gid: str) -> tuple[int, str]:
+    return len(gid), gid  # numeric strings: shorter is smaller
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -219,6 +226,7 @@ class AsanaSandbox:
         self._records: dict[str, dict[str, Any]] = {}  # gid -> record (with "kind")
         self._order: dict[str, list[str]] = {}  # kind -> gids in creation order
         self._stories: dict[str, list[str]] = {}  # task gid -> story gids
+        self._kids: dict[str, list[str]] = {}  # task gid -> subtask gids (creation order)
         self._events: list[tuple[int, set[str], dict[str, Any]]] = []
         self._event_seq = 0
         self._sync_tokens: dict[str, int] = {}  # token -> event position
@@ -301,11 +309,20 @@ class AsanaSandbox:
 
     # ----------------------------------------------------------------- fault injection
     def fail_next(
-        self, n: int = 1, status: int = 500, retry_after: int | None = None, body: Any = None
+        self,
+        n: int = 1,
+        status: int = 500,
+        retry_after: int | None = None,
+        body: Any = None,
+        path: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next ``n`` authorised requests with ``status`` (429, 500, 503, ...)."""
+        """Answer the next ``n`` authorised requests with ``status`` (429, 500, 503, ...);
+        with ``path``, only requests to that path, after letting ``after`` of them through."""
         with self._lock:
-            self._faults.extend(_Fault(status, retry_after, body) for _ in range(n))
+            self._faults.extend(
+                _Fault(status, retry_after, body, path=path, skip=after) for _ in range(n)
+            )
 
     def slow_next(self, n: int = 1, seconds: float = 1.0) -> None:
         """Delay the next ``n`` authorised requests by ``seconds`` before answering normally."""
@@ -352,11 +369,27 @@ class AsanaSandbox:
         self._gid_counter += 1
         return str(self._gid_counter)
 
-    def _store(self, kind: str, **values: Any) -> str:
-        gid = self._gid()
+    def _store(self, kind: str, gid: str | None = None, **values: Any) -> str:
+        order = self._order.setdefault(kind, [])
+        if gid is None:
+            gid = self._gid()
+            order.append(gid)  # the largest gid so far: the listing stays in gid order
+        else:
+            gid = str(gid)
+            if not gid.isdigit() or gid in self._records:
+                raise ValueError(f"gid {gid!r} is not a free numeric gid")
+            self._gid_counter = max(self._gid_counter, int(gid))
+            # Offsets resume after the last gid handed out, so listings stay in gid order.
+            bisect.insort(order, gid, key=int)
         self._records[gid] = {"kind": kind, "gid": gid, **values}
-        self._order.setdefault(kind, []).append(gid)
         return gid
+
+    def reserve_gids(self, gids: Iterable[str]) -> None:
+        """Generated gids will be larger than these, so they can be given later with
+        ``gid=`` (recreating a workspace whose gids a database already holds)."""
+        with self._lock:
+            numbers = [int(g) for g in gids if str(g).isdigit()]
+            self._gid_counter = max([self._gid_counter, *numbers])
 
     def get(self, gid: str) -> dict[str, Any]:
         """The sandbox's own record (the source of truth), for assertions."""
@@ -376,10 +409,12 @@ class AsanaSandbox:
         name: str = "Sandbox Agency",
         is_organization: bool = True,
         email_domains: Iterable[str] = ("sandbox.test",),
+        gid: str | None = None,
     ) -> str:
         with self._lock:
             gid = self._store(
                 "workspace",
+                gid,
                 name=name,
                 is_organization=is_organization,
                 email_domains=list(email_domains),
@@ -389,7 +424,13 @@ class AsanaSandbox:
                     self._records[user_gid]["workspaces"].append(gid)
             return gid
 
-    def add_user(self, email: str, name: str, workspaces: Iterable[str] | None = None) -> str:
+    def add_user(
+        self,
+        email: str,
+        name: str,
+        workspaces: Iterable[str] | None = None,
+        gid: str | None = None,
+    ) -> str:
         """A user; with no ``workspaces`` it joins every workspace, now and later."""
         with self._lock:
             joined = (
@@ -398,7 +439,12 @@ class AsanaSandbox:
                 else list(self._order.get("workspace", []))
             )
             return self._store(
-                "user", name=name, email=email, workspaces=joined, all_workspaces=workspaces is None
+                "user",
+                gid,
+                name=name,
+                email=email,
+                workspaces=joined,
+                all_workspaces=workspaces is None,
             )
 
     def add_project(
@@ -409,12 +455,14 @@ class AsanaSandbox:
         archived: bool = False,
         default_section: bool = True,
         notes: str = "",
+        gid: str | None = None,
     ) -> str:
         """A project; like Asana, it starts with an "Untitled section" unless told otherwise."""
         with self._lock:
             self._require(workspace, "workspace")
             gid = self._store(
                 "project",
+                gid,
                 name=name,
                 workspace=workspace,
                 owner=owner,
@@ -458,10 +506,14 @@ class AsanaSandbox:
         start_on: str | None = None,
         notes: str = "",
         workspace: str | None = None,
+        gid: str | None = None,
+        created_at: datetime | None = None,
+        completed_at: datetime | None = None,
     ) -> str:
         """A task in ``project`` (and ``section``, default its first), or a subtask of ``parent``.
 
-        A subtask is listed under a project only when ``project`` is given too.
+        A subtask is listed under a project only when ``project`` is given too. ``created_at``
+        and ``completed_at`` (default: now) recreate a task with its history's dates.
         """
         with self._lock:
             memberships = []
@@ -474,12 +526,15 @@ class AsanaSandbox:
                 workspace = workspace or self._records[parent]["workspace"]
             if workspace is None:
                 raise ValueError("a task needs a project, a parent or a workspace")
+            created_at = created_at or self._now
+            completed_at = (completed_at or self._now) if completed else None
             gid = self._store(
                 "task",
+                gid,
                 name=name,
                 resource_subtype="default_task",
                 completed=completed,
-                completed_at=self._now if completed else None,
+                completed_at=completed_at,
                 due_on=due_on,
                 due_at=due_at,
                 start_on=start_on,
@@ -488,13 +543,15 @@ class AsanaSandbox:
                 memberships=memberships,
                 workspace=workspace,
                 notes=notes,
-                created_at=self._now,
-                modified_at=self._now,
+                created_at=created_at,
+                modified_at=max(self._now, created_at, completed_at or created_at),
                 created_by=self.me,
                 deleted=False,
                 followers=[],
             )
             self._stories[gid] = []
+            if parent is not None:
+                bisect.insort(self._kids.setdefault(parent, []), gid, key=_gid_order)
             if project is not None:
                 self._emit("task", gid, "added", parent=Ref("project", project))
             if parent is not None:
@@ -631,7 +688,9 @@ class AsanaSandbox:
 
     def set_parent(self, gid: str, parent: str | None) -> None:
         with self._lock:
-            self._live_task(gid)["parent"] = parent
+            self._live_task(gid)
+            self._adopt(gid, parent)
+            self._records[gid]["parent"] = parent
 
     def add_goal(
         self,
@@ -645,9 +704,15 @@ class AsanaSandbox:
         target: float | None = None,
         initial: float = 0.0,
         notes: str = "",
+        project: str | None = None,
+        gid: str | None = None,
     ) -> str:
+        """A goal; with ``project``, one that project supports (listed by
+        ``GET /goals?project=``, which is how a sync finds a client's goals)."""
         with self._lock:
             self._require(workspace, "workspace")
+            if project is not None:
+                self._require(project, "project")
             metric = None
             if target is not None:
                 metric = {
@@ -663,8 +728,10 @@ class AsanaSandbox:
                 }
             return self._store(
                 "goal",
+                gid,
                 name=name,
                 workspace=workspace,
+                project=project,
                 owner=owner,
                 due_on=due_on,
                 start_on=start_on,
@@ -703,7 +770,15 @@ class AsanaSandbox:
         return task
 
     def _children(self, gid: str) -> list[str]:
-        return [g for g in self._order.get("task", []) if self._records[g]["parent"] == gid]
+        return list(self._kids.get(gid, ()))
+
+    def _adopt(self, gid: str, parent: str | None) -> None:
+        """Keep the parent -> subtasks index (in creation order) in step with ``parent``."""
+        old = self._records[gid].get("parent")
+        if old is not None and gid in self._kids.get(old, ()):
+            self._kids[old].remove(gid)
+        if parent is not None:
+            bisect.insort(self._kids.setdefault(parent, []), gid, key=_gid_order)
 
     def _story(
         self,
@@ -773,8 +848,23 @@ class AsanaSandbox:
         self._event_seq += 1
         self._events.append((self._event_seq, audience, event))
         for hook in self.webhooks.values():
-            if hook.active and hook.resource in audience:
+            if hook.active and hook.resource in audience and self._passes(hook.filters, event):
                 hook.pending.append(event)
+
+    def _passes(self, filters: list[dict[str, Any]], event: dict[str, Any]) -> bool:
+        """A webhook delivers an event that passes any of its filters (all, without filters)."""
+        if not filters:
+            return True
+        resource: Ref = event["resource"]
+        subtype = self._records.get(resource.gid, {}).get("resource_subtype")
+        field = (event.get("change") or {}).get("field")
+        return any(
+            f.get("resource_type") in (None, resource.kind)
+            and f.get("resource_subtype") in (None, subtype)
+            and f.get("action") in (None, event["action"])
+            and (not f.get("fields") or field in f["fields"])
+            for f in filters
+        )
 
     # ----------------------------------------------------------------- rendering
     def _full(self, gid: str) -> dict[str, Any]:
@@ -998,6 +1088,14 @@ class AsanaSandbox:
             out["change"] = change
         if tree:
             out = {k: v for k, v in out.items() if k in tree}
+            for name in ("resource", "parent"):
+                ref, sub = event[name], tree.get(name)
+                if ref is not None and sub and ref.gid in self._records:
+                    # opt_fields expand an event's resource like any nested record.
+                    out[name] = {
+                        **self._render_record(ref.gid, sub, compact=False),
+                        "resource_type": ref.kind,
+                    }
         return out
 
     # ----------------------------------------------------------------- webhooks
@@ -1081,7 +1179,7 @@ class AsanaSandbox:
                 if token is None or token not in self._tokens or token in self._revoked:
                     raise SandboxError(401, "Not Authorized")
                 self._check_quota(token)
-                fault = self._faults.pop(0) if self._faults else None
+                fault = self._take_fault(rel.rstrip("/"))
             if fault is not None:
                 delay = fault.delay
                 if fault.status is not None:
@@ -1096,6 +1194,16 @@ class AsanaSandbox:
         with self._lock:
             self.request_log.append(LoggedRequest(method, rel, query, status, token))
         return status, extra, payload
+
+    def _take_fault(self, rel: str) -> _Fault | None:
+        for i, fault in enumerate(self._faults):
+            if fault.path is not None and fault.path != rel:
+                continue
+            if fault.skip:
+                fault.skip -= 1
+                return None
+            return self._faults.pop(i)
+        return None
 
     @staticmethod
     def _error_entry(exc: SandboxError) -> dict[str, str]:
@@ -1217,6 +1325,9 @@ class AsanaSandbox:
                     goals = [
                         g for g in goals if self._records[g]["workspace"] == query["workspace"]
                     ]
+                if query.get("project"):
+                    self._gid_of(query["project"], "project")
+                    goals = [g for g in goals if self._records[g]["project"] == query["project"]]
                 return self._page(goals, query, tree, "goals")
             if n == 2:
                 return self._single(parts[1], "goal", tree)
@@ -1443,6 +1554,9 @@ class _Handler(BaseHTTPRequestHandler):
     sandbox: AsanaSandbox
     protocol_version = "HTTP/1.1"
     timeout = 30
+    # Headers and body go out in two writes; with Nagle on, the client's delayed ACK holds
+    # the body ~40 ms, which would dominate every benchmark against the sandbox.
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,106 @@
+"""Sync Asana by hand, in the foreground, with a progress bar: what the scheduled Celery tasks
+do, one project after another in this process."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from integrations.asana import sync
+from integrations.asana.client import AsanaError, ConnectionBroken, NotConfigured
+
+BAR_WIDTH = 30
+
+
+class ProgressBar:
+    """`[######........] 3/10 Client name` on stderr: redrawn in place on a terminal, one line
+    per project otherwise (logs, pipes)."""
+
+    def __init__(self, stream, width: int = BAR_WIDTH):
+        self.stream = stream
+        self.width = width
+        self.total = 0
+        self.done = 0
+        self.in_place = stream.isatty()
+        self._drawn = 0
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        filled = self.width * done // total if total else self.width
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {name}"
+        if self.in_place:
+            self._write("\r" + line.ljust(self._drawn))
+            self._drawn = len(line)
+        else:
+            self._write(line + "\n")
+
+    def finish(self) -> None:
+        if self.in_place and self._drawn:
+            self._write("\n")
+            self._drawn = 0
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text, style_func=str, ending="")
+        self.stream.flush()
+
+
+def summary(results: list[sync.ProjectResult], processed: int) -> tuple[list[str], list[str]]:
+    """The summary lines, and one line per failed project."""
+    failed = [result for result in results if result.error]
+    synced = len(results) - len(failed)
+    skipped = max(0, processed - len(results))
+
+    def total(attribute: str) -> int:
+        return sum(getattr(result, attribute) for result in results)
+
+    lines = [
+        f"Projects: {synced} synced, {skipped} skipped (another run held them), "
+        f"{len(failed)} failed.",
+        f"API calls: {total('api_calls')}.",
+        f"Rows: {total('inserted')} inserted, {total('updated')} updated, "
+        f"{total('deleted')} deleted; {total('deadline_changes')} deadline changes, "
+        f"{total('comments')} comments, {total('goals')} goals.",
+    ]
+    errors = [
+        f"{result.name or result.project} ({result.project}): {result.error}" for result in failed
+    ]
+    return lines, errors
+
+
+class Command(BaseCommand):
+    help = (
+        "Sync Asana now, in the foreground: every project a client names (or one, --project), "
+        "only what changed since the last sync unless --full. Exits 1 when a project failed "
+        "or the connection is broken."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="re-list every task of each project, not only those changed since the last sync",
+        )
+        parser.add_argument("--project", metavar="GID", help="sync only this Asana project")
+
+    def handle(self, *args, full, project, **options):
+        bar = ProgressBar(self.stderr)
+        try:
+            results = sync.sync_all(
+                full=full, projects=[project] if project else None, progress=bar
+            )
+        except NotConfigured as error:
+            raise CommandError(str(error)) from None
+        except ConnectionBroken as error:
+            bar.finish()
+            raise CommandError(f"Stopped: {error}") from None
+        except AsanaError as error:
+            bar.finish()
+            raise CommandError(f"Stopped: Asana answered with an error: {error}") from None
+        bar.finish()
+        lines, errors = summary(results, bar.total)
+        for line in lines:
+            self.stdout.write(line)
+        for line in errors:
+            self.stdout.write(self.style.ERROR(f"Failed: {line}"))
+        if errors:
+            raise CommandError(
+                f"{len(errors)} project{'' if len(errors) == 1 else 's'} failed (see above)."
+            )
+        self.stdout.write(self.style.SUCCESS("Asana sync finished."))
