@@ -8,6 +8,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 
 from clients.models import Client
@@ -16,6 +17,9 @@ from godview.access import sees_everything
 from .models import AsanaProject, AsanaUser, ConnectionStatus, SyncRun, SyncSource
 
 RECENT_RUNS = 20
+
+
+PROJECTS_SHOWN = 25
 
 
 def may_see_sync_status(user) -> bool:
@@ -152,12 +156,27 @@ def recent_runs(limit: int = RECENT_RUNS) -> list[RunRow]:
     return rows
 
 
-def sync_status() -> dict:
-    """Everything the sync status page shows."""
-    projects = mapped_project_statuses()
+def attention_order(status: ProjectStatus) -> tuple:
+    """Failing first, then never synced, then the longest since a success; then by name."""
+    project = status.project
+    last = project.last_success_at if project else None
+    return (
+        not status.failing,
+        last is not None,
+        last.timestamp() if last else 0.0,
+        status.client.name,
+    )
+
+
+def sync_status(page: str | int | None = 1) -> dict:
+    """Everything the sync status page shows; the projects a page of PROJECTS_SHOWN at a
+    time, those needing attention first."""
+    projects = sorted(mapped_project_statuses(), key=attention_order)
     return {
         "connection": asana_connection(),
-        "projects": projects,
+        "projects": Paginator(projects, PROJECTS_SHOWN).get_page(page),
+        "project_count": len(projects),
+        "asana_runs": any(status.last_run for status in projects),
         "failing_count": sum(1 for status in projects if status.failing),
         "unmapped_projects_count": unmapped_projects().count(),
         "unmatched_users_count": unmatched_users().count(),

@@ -13,4 +13,6 @@ def sync_status(request):
     """Leadership and admins see it; anyone else gets 404, as for any page not theirs."""
     if not status.may_see_sync_status(request.user):
         raise Http404("No such page")
-    return render(request, "integrations/sync_status.html", status.sync_status())
+    return render(
+        request, "integrations/sync_status.html", status.sync_status(request.GET.get("page"))
+    )

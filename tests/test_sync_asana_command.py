@@ -28,7 +28,7 @@ def _asana_settings(settings):
 def fake_sync_all(results, *, names, calls):
     """A sync_all that reports progress for `names` and returns `results`."""
 
-    def sync_all(*, full=False, projects=None, progress=None):
+    def sync_all(*, full=False, projects=None, progress=None, **options):
         calls.append({"full": full, "projects": projects})
         for done, name in enumerate(names, start=1):
             progress(name, done, len(names))
@@ -106,7 +106,7 @@ def test_a_failed_project_exits_1_and_is_named(monkeypatch):
 
 
 def test_a_connection_broken_mid_run_exits_1_with_the_reason(monkeypatch):
-    def sync_all(*, full=False, projects=None, progress=None):
+    def sync_all(*, full=False, projects=None, progress=None, **options):
         progress("Acme", 1, 2)
         raise ConnectionBroken("Asana refused the token (401): it was revoked.", status=401)
 
@@ -160,3 +160,22 @@ def test_on_a_terminal_the_bar_is_redrawn_in_place():
     first = "[##..] 1/2 A long client name"
     second = "[####] 2/2 Bo"
     assert stream.getvalue() == "\r" + first + "\r" + second.ljust(len(first)) + "\n"
+
+
+@pytest.mark.parametrize(("updated", "refreshed"), [(1, True), (0, False)])
+def test_refresh_metrics_runs_only_when_something_changed(monkeypatch, updated, refreshed):
+    results = [ProjectResult(project="11", name="Acme", updated=updated)]
+    monkeypatch.setattr(
+        "integrations.asana.sync.sync_all", fake_sync_all(results, names=["Acme"], calls=[])
+    )
+    snapshots = []
+    monkeypatch.setattr(
+        "integrations.management.commands.sync_asana.call_command",
+        lambda name, **kwargs: snapshots.append(name),
+    )
+
+    error, out, _err = run("--refresh-metrics")
+
+    assert error is None
+    assert snapshots == (["snapshot_metrics"] if refreshed else [])
+    assert ("Refreshing the figures" in out) is refreshed

@@ -213,3 +213,27 @@ def test_queries_do_not_grow_with_projects(leader_client, django_assert_num_quer
         response = leader_client.get(URL)
     assert len(response.context["projects"]) == projects
     assert len(response.context["runs"]) == min(2 * projects, 20)
+
+
+def test_projects_needing_attention_come_first_and_the_rest_is_paged(leader_client):
+    now = timezone.now()
+    for n in range(30):  # all fine, synced n minutes ago
+        mapped_project(f"Fine {n:02d}", last_success_at=now - datetime.timedelta(minutes=n))
+    mapped_project(
+        "Zeta failing",
+        last_success_at=now - datetime.timedelta(hours=2),
+        last_error="Asana answered 500",
+        last_error_at=now - datetime.timedelta(minutes=1),
+    )
+    mapped_project("Never synced")
+
+    first = leader_client.get(URL)
+    names = [row.client.name for row in first.context["projects"]]
+    assert names[:3] == ["Zeta failing", "Never synced", "Fine 29"]  # then the oldest success
+    assert len(names) == 25
+    assert 'href="?page=2#projects-title"' in first.content.decode()
+
+    second = leader_client.get(URL, {"page": 2})
+    rest = [row.client.name for row in second.context["projects"]]
+    assert len(rest) == 7 and rest[-1] == "Fine 00"
+    assert leader_client.get(URL, {"page": "nonsense"}).context["projects"].number == 1

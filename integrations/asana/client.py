@@ -216,9 +216,11 @@ class AsanaApi:
 _clients: dict[tuple[str, str], asana.ApiClient] = {}
 
 
-def api_from_settings() -> AsanaApi:
+def api_from_settings(*, acquire_timeout: float = 30.0) -> AsanaApi:
     """The configured connection (``ASANA_*`` settings) under the shared per-token budget.
 
+    ``acquire_timeout``: how long a request may wait for the budget before
+    ``BudgetExhausted`` (Celery tasks retry later; a command in the foreground waits longer).
     One SDK client per process and (token, base URL), built on first use, so each worker
     child builds its own after fork. Raises :class:`NotConfigured` when the token or the
     workspace is missing."""
@@ -236,4 +238,4 @@ def api_from_settings() -> AsanaApi:
     budget = RequestBudget.for_token(
         redis.Redis.from_url(settings.REDIS_URL), token, settings.ASANA_REQUESTS_PER_MINUTE
     )
-    return AsanaApi(client, budget)
+    return AsanaApi(client, budget, acquire_timeout=acquire_timeout)

@@ -204,11 +204,12 @@ def sync_all(
     projects: Iterable[str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     api: AsanaApi | None = None,
+    acquire_timeout: float = 30.0,
 ) -> list[ProjectResult]:
     """Refresh the directory, then sync every mapped project (or the ones given) in this
     process. Celery fans out one task per project instead (``integrations.tasks``)."""
     _raise_if_broken()
-    api = api or api_from_settings()
+    api = api or api_from_settings(acquire_timeout=acquire_timeout)
     try:
         refresh_directory(api)
     except ConnectionBroken as exc:
@@ -608,7 +609,9 @@ class _ProjectRun:
                 continue
             before, due = stored[gid]
             now = parse_moment(record.get("modified_at"))
-            if before is not None and now is not None and now <= before:
+            if before is None:
+                continue  # first read from Asana (a task from the bundle): history predates us
+            if now is not None and now <= before:
                 continue
             due_moved = parse_day(record.get("due_on")) != due
             if self.story_tasks is not None and gid not in self.story_tasks and not due_moved:
@@ -620,9 +623,7 @@ class _ProjectRun:
                 limit=100,
             )
             stories[gid] = [
-                s
-                for s in listed
-                if before is None or (parse_moment(s.get("created_at")) or before) > before
+                s for s in listed if (parse_moment(s.get("created_at")) or before) > before
             ]
         return stories
 
