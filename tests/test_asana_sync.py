@@ -11,7 +11,13 @@ from django.db import connection
 
 from clients.models import ClientGoal
 from integrations.asana import sync
-from integrations.asana.client import ConnectionBroken, RateLimited, Transient
+from integrations.asana.client import (
+    AsanaApi,
+    ConnectionBroken,
+    RateLimited,
+    Transient,
+    asana_client,
+)
 from integrations.asana.sandbox import AsanaSandbox
 from integrations.models import AsanaProject, AsanaUser, SyncRun, SyncStatus
 from tests import factories
@@ -196,32 +202,58 @@ def test_deleted_task_is_soft_deleted_only_after_confirmation(sandbox, world):
     assert Task.objects.get(asana_gid=keep).deleted_at is None
 
 
+def until_done(project, api, errors):
+    """Run as the Celery task's retries would, until a run completes; each failure stops the
+    run and is counted by kind."""
+    for _attempt in range(40):
+        try:
+            return sync.sync_project(project, api=api)
+        except (RateLimited, Transient) as exc:
+            errors.append(type(exc).__name__)
+            redis.Redis.from_url(django_settings.REDIS_URL).flushdb()  # the 429's pause
+    raise AssertionError(f"never finished: {errors}")
+
+
 def test_faults_are_survived_with_the_same_final_state(sandbox, world):
     p = world["project"]
-    for i in range(230):
-        sandbox.add_task(p, f"Task {i}", due_on="2025-03-01")
-    # A 429 storm on page two, then a 5xx: each stops the run; reruns resume.
+    gids = [sandbox.add_task(p, f"Task {i}", due_on="2025-03-01") for i in range(230)]
+    api = AsanaApi(asana_client(token=TOKEN, base_url=sandbox.base_url, timeout=(2, 1)))
+    errors = []
+    # A 429 on page two stops the run with the server's Retry-After; the first page stays.
     sandbox.fail_next(1, 429, retry_after=1, path="/tasks", after=1)
     with pytest.raises(RateLimited) as limited:
-        run(p)
+        sync.sync_project(p, api=api)
     assert limited.value.retry_after == 1
-    assert 0 < Task.objects.count() < 230  # the first page is committed
-    redis.Redis.from_url(django_settings.REDIS_URL).flushdb()  # the budget's pause
-    sandbox.fail_next(1, 503, path="/tasks")
+    assert 0 < Task.objects.count() < 230
+    # Then a 429 storm, 5xx, and a read timeout (the sandbox answers too late).
+    sandbox.fail_next(5, 429, retry_after=1, path="/tasks")
+    sandbox.fail_next(3, 503, path="/tasks")
+    until_done(p, api, errors)
+    sandbox.slow_next(1, seconds=1.5)
+    until_done(p, api, errors)
+    assert errors == ["RateLimited"] * 5 + ["Transient"] * 4
+    assert not sandbox._faults  # every fault was met
+    assert Task.objects.count() == 230
+
+    # Changes, then an expired offset mid-listing: the listing restarts from the same
+    # modified_since. Then an expired change feed (412): the project is re-listed in full.
+    sandbox.advance(7200)
+    for gid in gids[:150]:
+        sandbox.edit_task(gid, name=sandbox.get(gid)["name"] + " v2")
+    sandbox.fail_next(1, 503, path="/tasks", after=1)
     with pytest.raises(Transient):
-        run(p)
-    # An expired offset: the listing restarts from the same modified_since.
+        sync.sync_project(p, api=api)
     sandbox.expire_offsets()
-    run(p)
-    assert {g: (n, d) for g, (n, d, _c) in source_truth(sandbox).items()} == {
-        g: (name, due.isoformat()) for g, (name, due, *_rest) in snapshot().items()
-    }
-    assert Task.objects.count() == 230
-    # 412: an expired change feed re-lists the project and changes nothing.
+    result = until_done(p, api, errors)
+    assert "offset expired: listing restarted" in result.notes
     sandbox.expire_sync_tokens()
-    result = run(p)
+    result = until_done(p, api, errors)
     assert result.full and result.changed == 0
-    assert Task.objects.count() == 230
+
+    truth = {g: (n, d) for g, (n, d, _c) in source_truth(sandbox).items()}
+    stored = {g: (name, due.isoformat()) for g, (name, due, *_rest) in snapshot().items()}
+    assert stored == truth
+    assert Task.objects.count() == 230  # nothing duplicated
 
 
 def test_revoked_token_stops_cleanly(sandbox, world):
