@@ -227,6 +227,7 @@ class AsanaSandbox:
         self._order: dict[str, list[str]] = {}  # kind -> gids in creation order
         self._stories: dict[str, list[str]] = {}  # task gid -> story gids
         self._kids: dict[str, list[str]] = {}  # task gid -> subtask gids (creation order)
+        self._members: dict[str, list[str]] = {}  # project gid -> its task gids (gid order)
         self._events: list[tuple[int, set[str], dict[str, Any]]] = []
         self._event_seq = 0
         self._sync_tokens: dict[str, int] = {}  # token -> event position
@@ -553,6 +554,8 @@ class AsanaSandbox:
             if parent is not None:
                 bisect.insort(self._kids.setdefault(parent, []), gid, key=_gid_order)
             if project is not None:
+                bisect.insort(self._members.setdefault(project, []), gid, key=_gid_order)
+            if project is not None:
                 self._emit("task", gid, "added", parent=Ref("project", project))
             if parent is not None:
                 self._emit("task", gid, "added", parent=Ref("task", parent))
@@ -679,12 +682,15 @@ class AsanaSandbox:
                     )
                 elif not existing:
                     task["memberships"].append(self._membership(project, section))
+                    bisect.insort(self._members.setdefault(project, []), gid, key=_gid_order)
                     self._emit("task", gid, "added", parent=Ref("project", project))
             if remove_from is not None:
                 self._emit("task", gid, "removed", parent=Ref("project", remove_from))
                 task["memberships"] = [
                     m for m in task["memberships"] if m["project"] != remove_from
                 ]
+                if gid in self._members.get(remove_from, ()):
+                    self._members[remove_from].remove(gid)
 
     def set_parent(self, gid: str, parent: str | None) -> None:
         with self._lock:
@@ -1407,8 +1413,12 @@ class AsanaSandbox:
             )
         if assignee == "me":
             assignee = self.me
-        for gid in self.gids("task"):
+        # A project's own index (its members in gid order), not a scan of every task.
+        candidates = self._members.get(project, []) if project else self._order.get("task", [])
+        for gid in candidates:
             t = self._records[gid]
+            if t.get("deleted"):
+                continue
             if project and not any(m["project"] == project for m in t["memberships"]):
                 continue
             if section and not any(m["section"] == section for m in t["memberships"]):
