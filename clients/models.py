@@ -167,6 +167,9 @@ class Touchpoint(models.Model):
         max_length=10, choices=TouchpointSource.choices, default=TouchpointSource.MANUAL
     )
     external_id = models.CharField(max_length=100, null=True, blank=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the CRM confirmed the activity is gone."
+    )
 
     class Meta:
         ordering = ["-occurred_on"]
@@ -189,8 +192,19 @@ class Touchpoint(models.Model):
         return f"{self.get_channel_display()} with {self.client} on {self.occurred_on}"
 
 
+# How activities synced from a CRM become touchpoints (integrations/crm applies them; the
+# glossary shows them next to days inactive).
+CRM_CONTACT_RULES = [
+    "A completed call is a touchpoint, whoever called (a call the client made counts too).",
+    "A meeting counts once it took place: not cancelled, not a no-show, not in the future.",
+    "An outgoing email or chat message counts; an incoming email is kept as inbound and does "
+    "not reset days inactive.",
+    "Notes are internal and do not count, unless the agency switches CRM notes on.",
+    "Tasks are never client communication.",
+]
+
 # The touchpoints that reset days inactive (DOMAIN.md): every call or meeting, whichever side
 # started it, and any other channel only when outbound. The one definition of the rule.
-COUNTS_FOR_CONTACT = Q(channel__in=[Channel.CALL, Channel.MEETING]) | Q(
-    direction=Direction.OUTBOUND
-)
+COUNTS_FOR_CONTACT = (
+    Q(channel__in=[Channel.CALL, Channel.MEETING]) | Q(direction=Direction.OUTBOUND)
+) & Q(deleted_at__isnull=True)

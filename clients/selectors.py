@@ -61,10 +61,12 @@ def client_detail(*, user, key: str) -> Client:
 
 
 def client_touchpoints(*, client: Client) -> QuerySet[Touchpoint]:
-    """The client's touchpoints, newest first, with who took part, each annotated with
-    `counts_for_contact` (whether it resets days inactive: DOMAIN.md, Touchpoint)."""
+    """The client's touchpoints, newest first (not those the CRM deleted), with who took
+    part, each annotated with `counts_for_contact` (whether it resets days inactive:
+    DOMAIN.md, Touchpoint)."""
     return (
-        client.touchpoints.select_related("staff")
+        client.touchpoints.filter(deleted_at__isnull=True)
+        .select_related("staff")
         .annotate(
             counts_for_contact=ExpressionWrapper(COUNTS_FOR_CONTACT, output_field=BooleanField())
         )

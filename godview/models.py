@@ -237,6 +237,20 @@ class AgencySettings(models.Model):
             "waits for another director or leader like everyone's."
         ),
     )
+    crm = models.CharField(
+        "CRM",
+        max_length=10,
+        choices=[("", "None"), ("hubspot", "HubSpot"), ("amocrm", "amoCRM")],
+        default="",
+        blank=True,
+        help_text="Which CRM the scheduled sync reads (its token comes from the environment).",
+    )
+    crm_notes_count_as_contact = models.BooleanField(
+        "CRM notes count as contact",
+        default=False,
+        help_text="When on, notes logged in the CRM on a client are touchpoints too (off: "
+        "notes are internal, not client communication).",
+    )
     leaderboard_kpis = models.JSONField(
         "leaderboard KPIs",
         default=default_leaderboard_kpis,

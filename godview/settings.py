@@ -212,6 +212,17 @@ ASANA_WORKSPACE_GID = os.environ.get("ASANA_WORKSPACE_GID", "")
 ASANA_BASE_URL = os.environ.get("ASANA_BASE_URL", "https://app.asana.com/api/1.0").rstrip("/")
 ASANA_REQUESTS_PER_MINUTE = env_int("ASANA_REQUESTS_PER_MINUTE", 150)
 
+# CRM sync (integrations/crm); which CRM is active is chosen in the admin (Agency settings).
+# HubSpot: a private-app or OAuth token; requests per 10 seconds are half the Free plan's burst
+# (100), shared by every worker through Redis.
+HUBSPOT_ACCESS_TOKEN = os.environ.get("HUBSPOT_ACCESS_TOKEN", "")
+HUBSPOT_BASE_URL = os.environ.get("HUBSPOT_BASE_URL", "https://api.hubapi.com").rstrip("/")
+HUBSPOT_REQUESTS_PER_10S = env_int("HUBSPOT_REQUESTS_PER_10S", 50)
+# amoCRM: the account's API address (https://<subdomain>.amocrm.ru) and a long-lived token.
+AMOCRM_BASE_URL = os.environ.get("AMOCRM_BASE_URL", "").rstrip("/")
+AMOCRM_ACCESS_TOKEN = os.environ.get("AMOCRM_ACCESS_TOKEN", "")
+AMOCRM_REQUESTS_PER_SECOND = env_int("AMOCRM_REQUESTS_PER_SECOND", 4)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -183,3 +183,114 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.webhook_id} {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class CrmSource(models.TextChoices):
+    HUBSPOT = "hubspot", "HubSpot"
+    AMOCRM = "amocrm", "amoCRM"
+
+
+class CrmCompany(models.Model):
+    """A company in the CRM, as last read. Which client it is lives on the client
+    (`Client.crm_company_id`, from the bundle or confirmed in the admin); a company no client
+    names is listed for someone to map, with suggestions, never matched silently."""
+
+    source = models.CharField(max_length=10, choices=CrmSource.choices)
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=300, blank=True)
+    domain = models.CharField(max_length=253, blank=True)
+    seen_at = models.DateTimeField()
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.CharField(
+        max_length=64, blank=True, help_text="The surviving company's id after a merge."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "CRM companies"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="crm_company_identity")
+        ]
+
+    def __str__(self):
+        return self.name or f"{self.get_source_display()} company {self.external_id}"
+
+
+class CrmOwner(models.Model):
+    """A CRM owner/user, matched to staff by lower-cased email (or by an admin's choice)."""
+
+    source = models.CharField(max_length=10, choices=CrmSource.choices)
+    external_id = models.CharField(max_length=64)
+    email = models.CharField(max_length=254, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    archived = models.BooleanField(default=False)
+    staff = models.ForeignKey(
+        "godview.Staff",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="crm_owners",
+        help_text="Set from the email; change it only when the emails differ.",
+    )
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "CRM owner"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="crm_owner_identity")
+        ]
+
+    def __str__(self):
+        return self.name or self.email or self.external_id
+
+
+class CrmCursor(models.Model):
+    """Where the sync of one kind of CRM record stands: the watermark (server modification
+    time, committed only once its whole window landed) and the backfill's checkpoint
+    (committed with each page)."""
+
+    source = models.CharField(max_length=10, choices=CrmSource.choices)
+    object_type = models.CharField(max_length=32)
+    watermark = models.DateTimeField(null=True, blank=True)
+    backfill_cursor = models.TextField(blank=True)
+    backfill_done = models.BooleanField(default=False)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    associations_checked_at = models.DateTimeField(null=True, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "object_type"], name="crm_cursor_identity")
+        ]
+
+    def __str__(self):
+        return f"{self.get_source_display()} {self.object_type}"
+
+
+class UnassignedActivity(models.Model):
+    """A CRM activity that reached no mapped client (its company is unmapped, or it has
+    none). Kept, so that mapping the company later turns it into a touchpoint."""
+
+    source = models.CharField(max_length=10, choices=CrmSource.choices)
+    external_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=20, help_text="call, meeting, email, note...")
+    company_external_id = models.CharField(max_length=64, blank=True)
+    owner_external_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+    occurred_at = models.DateTimeField()
+    channel = models.CharField(max_length=10)
+    direction = models.CharField(max_length=10)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name_plural = "unassigned activities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="unassigned_activity_identity"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.external_id}"

@@ -109,3 +109,31 @@ def process_webhook_delivery(self, delivery_id: int) -> dict:
         raise self.retry(countdown=_backoff(self.request.retries), max_retries=MAX_RETRIES)
     WebhookDelivery.objects.filter(pk=delivery_id).update(processed_at=timezone.now())
     return {"delivery": delivery_id, **result.stats}
+
+
+@shared_task(name="crm.sync", bind=True, acks_late=True)
+def sync_crm(self, full: bool = False) -> dict:
+    """The beat's tick (every 10 minutes): the active CRM's changes since the last run."""
+    from .crm import errors as crm_errors
+    from .crm import sync as crm_sync
+    from .crm.connection import NotConfigured as CrmNotConfigured
+    from .crm.connection import adapter_from_settings
+
+    try:
+        adapter = adapter_from_settings()
+        result = crm_sync.sync_crm(adapter, full=full)
+    except CrmNotConfigured as exc:
+        return {"skipped": exc.message}
+    except crm_errors.ConnectionBroken as exc:
+        return {"stopped": exc.message}
+    except (crm_errors.RateLimited, crm_errors.Transient, BudgetExhausted) as exc:
+        retry_after = getattr(exc, "retry_after", None)
+        countdown = (
+            retry_after + random.uniform(0, 5)  # noqa: S311 - jitter
+            if retry_after
+            else _backoff(self.request.retries)
+        )
+        raise self.retry(exc=exc, countdown=countdown, max_retries=MAX_RETRIES) from None
+    if result is None:
+        return {"skipped": "another run holds the CRM"}
+    return {"source": result.source, **result.stats, "api_calls": result.api_calls}

@@ -77,3 +77,16 @@ def test_a_person_with_only_lost_deals_has_a_zero_win_rate():
 
     assert sales(entry) == (0, 1, pct(0, 1), 0)
     assert entry["deal_win_rate"] == 0.0
+
+
+def test_a_deal_the_crm_deleted_no_longer_counts(agency):
+    from django.utils import timezone
+
+    from workflows.models import Deal
+
+    Deal.objects.filter(key="d1").update(deleted_at=timezone.now())  # won 5000, Feb 10
+
+    result = compute()
+
+    assert sales(row(result, "staff", "sales")) == (1, 1, 50.0, 0)
+    assert result["agency"]["revenue_won"] == 1200.5

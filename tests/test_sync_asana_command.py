@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from integrations.asana.client import ConnectionBroken
 from integrations.asana.sync import ProjectResult
-from integrations.management.commands.sync_asana import ProgressBar
+from integrations.management.progress import ProgressBar
 from integrations.models import ConnectionStatus, SyncSource
 
 pytestmark = pytest.mark.django_db

@@ -438,6 +438,12 @@ class DealStatus(models.TextChoices):
     LOST = "lost", "Lost"
 
 
+class DealSource(models.TextChoices):
+    BUNDLE = "bundle", "Agency bundle"
+    HUBSPOT = "hubspot", "HubSpot"
+    AMOCRM = "amocrm", "amoCRM"
+
+
 class Deal(models.Model):
     """A CRM sales opportunity."""
 
@@ -453,10 +459,20 @@ class Deal(models.Model):
     closed_on = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=DealStatus.choices, default=DealStatus.OPEN)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=DealSource.choices, default=DealSource.BUNDLE)
+    external_id = models.CharField(max_length=64, null=True, blank=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the CRM confirmed the deal is gone."
+    )
 
     class Meta:
         ordering = ["-created_on"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="deal_source_external_id_unique",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=DealStatus.values), name="deal_status_valid"
             ),

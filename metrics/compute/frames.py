@@ -202,7 +202,9 @@ def load_frames(*, as_of: datetime.date, start: datetime.date, zone) -> Frames:
         ),
         deals=frame(
             Deal.objects.filter(
-                closed_on__range=(start, d), status__in=[DealStatus.WON, DealStatus.LOST]
+                closed_on__range=(start, d),
+                status__in=[DealStatus.WON, DealStatus.LOST],
+                deleted_at__isnull=True,
             ),
             ["owner_id", "status", "amount"],
         ),

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from clients.models import GoalStatus
+from clients.models import CRM_CONTACT_RULES, GoalStatus
 from clients.selectors import clients_visible_to
 from clients.views import list_query
 from godview.access import pods_visible_to, sees_everything, staff_visible_to
@@ -388,7 +388,11 @@ def glossary(request):
     groups = {}
     for metric in METRICS:
         groups.setdefault(metric.group, []).append(metric)
-    return render(request, "metrics/glossary.html", {"groups": groups})
+    return render(
+        request,
+        "metrics/glossary.html",
+        {"groups": groups, "contact_rules": CRM_CONTACT_RULES},
+    )
 
 
 def _charts(user, run, level: str, key: str, pod_keys) -> list[dict]:

@@ -1,0 +1,1 @@
+"""CRM integrations: one adapter interface, HubSpot and amoCRM adapters, their sandboxes."""
