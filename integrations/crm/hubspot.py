@@ -54,7 +54,7 @@ PROPERTIES = {
         "hs_meeting_title",
     ],
     "emails": [*COMMON, "hs_email_direction", "hs_email_subject"],
-    "communications": [*COMMON, "hs_communication_channel_type"],
+    "communications": [*COMMON, "hs_communication_channel_type", "hs_communication_body"],
     "notes": [*COMMON],
 }
 KIND = {
@@ -309,6 +309,7 @@ class HubSpot:
             summary = p.get("hs_email_subject") or ""
         elif object_type == "communications":
             channel, direction, skip = records.chat(incoming=False)
+            summary = p.get("hs_communication_body") or ""
         else:
             channel, direction, skip = records.note(notes_count=self.notes_count)
         return Activity(
