@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .asana import admin as asana_admin  # noqa: F401  (registers the Asana models)
+from .crm import admin as crm_admin  # noqa: F401  (registers the CRM models)
 from .models import SyncRun
 
 
