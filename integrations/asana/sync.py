@@ -29,11 +29,9 @@ fixes the token and clears it in the admin.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -51,6 +49,7 @@ from godview.services import schedule_metrics_refresh
 from workflows.models import DeadlineChange, Task, TaskComment, TaskSource
 
 from ..freshness import record_sync_run
+from ..locks import advisory_lock
 from ..models import AsanaProject, ConnectionStatus, SyncSource
 from .client import (
     AsanaApi,
@@ -174,27 +173,10 @@ def _raise_if_broken() -> None:
 
 
 # ----------------------------------------------------------------------- locking
-@contextlib.contextmanager
-def project_lock(gid: str) -> Iterator[bool]:
-    """Hold the project's lock, or yield False when another run holds it.
-
-    A PostgreSQL session-level advisory lock on this thread's connection: PostgreSQL drops it
-    when the holder's connection ends, so a worker killed mid-run (SIGKILL, os._exit, lost
-    host) does not block the rerun. (A Redis lock with a TTL would, for the whole TTL.)"""
-    key = int.from_bytes(
-        hashlib.blake2b(f"godview:asana:project:{gid}".encode(), digest_size=8).digest(),
-        "big",
-        signed=True,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        held = cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+def project_lock(gid: str):
+    """Hold the project's lock, or yield False when another run holds it (see
+    `integrations.locks.advisory_lock`: it dies with its holder)."""
+    return advisory_lock(f"godview:asana:project:{gid}")
 
 
 # ----------------------------------------------------------------------- entry points

@@ -12,15 +12,13 @@ becomes a touchpoint once its company is mapped."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -31,6 +29,7 @@ from godview.services import schedule_metrics_refresh
 from workflows.models import Deal, DealStatus
 
 from ..freshness import record_sync_run
+from ..locks import advisory_lock
 from ..models import ConnectionStatus, CrmCompany, CrmCursor, CrmOwner, UnassignedActivity
 from .errors import ConnectionBroken
 from .records import Activity, Company, DealRecord
@@ -74,23 +73,9 @@ class CrmResult:
         return self.inserted + self.updated + self.deleted
 
 
-@contextlib.contextmanager
-def crm_lock(source: str) -> Iterator[bool]:
-    """One run per CRM at a time; a session-level advisory lock that dies with its holder."""
-    key = int.from_bytes(
-        hashlib.blake2b(f"godview:crm:{source}".encode(), digest_size=8).digest(),
-        "big",
-        signed=True,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        held = cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+def crm_lock(source: str):
+    """One run per CRM at a time (`integrations.locks.advisory_lock`)."""
+    return advisory_lock(f"godview:crm:{source}")
 
 
 def sync_crm(
