@@ -1,15 +1,15 @@
 """Reads of computed metrics, scoped to what the user may see (DOMAIN.md, Access)."""
 
-from django.db.models import Count, FloatField, IntegerField, Q
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from clients.selectors import clients_visible_to
 from godview.access import pods_visible_to, sees_everything, staff_of, staff_visible_to
+from godview.models import Role, Staff
 from workflows.models import TrainingModule, TrainingResult
 
 from .models import MetricRow, MetricRun
-from .registry import AGENCY, BY_KEY, STAFF
+from .registry import AGENCY, BY_KEY, CLIENT, POD, STAFF
 
 DATES = ("as_of", "start", "end")
 LISTS = ("departments", "pods", "staff", "clients")
@@ -77,11 +77,18 @@ RISK_SORTS = ("risk", "days", "mrr", "name")
 
 def current_run(*, period: str):
     """The latest stored current run of a period, or None when none was computed yet."""
-    return (
-        MetricRun.objects.filter(kind=MetricRun.Kind.CURRENT, period=period)
-        .order_by("-computed_at")
-        .first()
-    )
+    return current_runs(periods=[period]).get(period)
+
+
+def current_runs(*, periods) -> dict[str, MetricRun]:
+    """period -> its latest stored current run, for those of the periods that have one (one
+    query: a refresh replaces a period's current run, so there are few to read)."""
+    runs = {}
+    for run in MetricRun.objects.filter(
+        kind=MetricRun.Kind.CURRENT, period__in=list(periods)
+    ).order_by("-computed_at"):
+        runs.setdefault(run.period, run)
+    return runs
 
 
 def tiles(*, run, previous_run, level: str = AGENCY, key: str = AGENCY) -> list[dict]:
@@ -133,41 +140,65 @@ def rows_for(*, run, level: str, keys) -> dict[str, dict]:
 ROLE_PLURALS = {"account_manager": "Account managers", "designer": "Designers", "sales": "Sales"}
 
 
+def _staff_rows(run):
+    """A person's row in the run, for annotating people (OuterRef: their key)."""
+    return MetricRow.objects.filter(run=run, level=STAFF, key=OuterRef("key"))
+
+
 def leaderboard(*, user, run) -> list[dict]:
-    """Per role (in name order), the visible people with their rank, score and the parts of
-    the score, best rank first: [{"role", "label", "entries"}]."""
+    """Per role (in label order), the keys of the visible active people on the run's
+    leaderboard, best rank first (the unranked last), then by name: [{"role", "label",
+    "keys"}]. One query, of keys only (sorted in SQL): `leaderboard_entries` reads the people
+    a page shows."""
     if run is None:
         return []
-    people = {person.key: person for person in staff_visible_to(user).filter(active=True)}
-    ranked = {}
-    for key, values in rows_for(run=run, level=STAFF, keys=people).items():
-        if "leaderboard_parts" not in values:
-            continue
-        person = people[key]
-        ranked.setdefault(person.role, []).append(
-            {
-                "person": person,
-                "rank": values.get("leaderboard_rank"),
-                "score": values.get("leaderboard_score"),
-                "parts": values["leaderboard_parts"],
-            }
-        )
-    roles = []
-    for role, entries in ranked.items():
-        entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["person"].name))
-        label = ROLE_PLURALS.get(role) or entries[0]["person"].get_role_display()
-        roles.append({"role": role, "label": label, "entries": entries})
+    rows = _staff_rows(run)
+    ranked = (
+        staff_visible_to(user)
+        .filter(Exists(rows.filter(on_leaderboard=True)), active=True)
+        .annotate(rank=Subquery(rows.values("leaderboard_rank")))
+        .order_by(F("rank").asc(nulls_last=True), "name", "key")
+        .values_list("role", "key")
+    )
+    keys = {}
+    for role, key in ranked:
+        keys.setdefault(role, []).append(key)
+    labels = dict(Role.choices)
+    roles = [
+        {"role": role, "label": ROLE_PLURALS.get(role) or labels.get(role, role), "keys": shown}
+        for role, shown in keys.items()
+    ]
     return sorted(roles, key=lambda r: r["label"])
 
 
-def _json_number(key: str, field):
-    return Cast(KeyTextTransform(key, "values"), field)
+def leaderboard_entries(*, run, keys) -> dict[str, dict]:
+    """key -> the person (with their pod), their rank, score and the parts of the score in the
+    run, for the given people (one query, reading only those figures)."""
+    rows = _staff_rows(run)
+    people = (
+        Staff.objects.filter(key__in=list(keys))
+        .select_related("pod")
+        .annotate(
+            rank=Subquery(rows.values("leaderboard_rank")),
+            score=Subquery(rows.values("values__leaderboard_score")),
+            parts=Subquery(rows.values("values__leaderboard_parts")),
+        )
+    )
+    return {
+        person.key: {
+            "person": person,
+            "rank": person.rank,
+            "score": person.score,
+            "parts": person.parts or [],
+        }
+        for person in people
+    }
 
 
 RISK_ORDER = {
-    "risk": [("risk_score", IntegerField()), ("days_inactive", IntegerField())],
-    "days": [("days_inactive", IntegerField()), ("risk_score", IntegerField())],
-    "mrr": [("mrr", FloatField())],
+    "risk": [F("risk_score").desc(nulls_last=True), F("days_inactive").desc(nulls_last=True)],
+    "days": [F("days_inactive").desc(nulls_last=True), F("risk_score").desc(nulls_last=True)],
+    "mrr": [F("mrr").desc(nulls_last=True)],
 }
 
 
@@ -176,73 +207,70 @@ def at_risk_clients(
 ) -> tuple[list[dict], int]:
     """`limit` visible clients (optionally of the given pods) from `offset` on, of those with
     a risk score above 0 in the run, sorted by sort (risk, days, mrr or name) in SQL, with
-    names, pod and account manager; and how many such clients there are in all."""
+    names, pod and account manager; and how many such clients there are in all. Three
+    queries; the stored columns (indexed) sort and filter, and only the rows shown are read."""
     if run is None:
         return [], 0
     visible = clients_visible_to(user)
     if pod_keys is not None:
         visible = visible.filter(pod__key__in=list(pod_keys))
     risky = MetricRow.objects.filter(
-        run=run, level="client", values__risk_score__gt=0, key__in=visible.values("key")
+        run=run, level=CLIENT, risk_score__gt=0, key__in=visible.values("key")
     )
     total = risky.count()
-    fields = ("risk_score", "days_inactive", "mrr", "risk_reasons")
+    fields = ("key", "risk_score", "days_inactive", "mrr", "values__risk_reasons")
     if sort == "name":
         clients = list(
             visible.filter(key__in=risky.values("key")).order_by("name")[offset : offset + limit]
         )
-        keys = [client.key for client in clients]
+        rows = risky.filter(key__in=[client.key for client in clients]).values_list(*fields)
     else:
-        ordering = [
-            _json_number(key, field).desc(nulls_last=True)
-            for key, field in RISK_ORDER.get(sort, RISK_ORDER["risk"])
-        ]
-        keys = list(
-            risky.order_by(*ordering, "key").values_list("key", flat=True)[offset : offset + limit]
+        ordering = RISK_ORDER.get(sort, RISK_ORDER["risk"])
+        rows = list(risky.order_by(*ordering, "key").values_list(*fields)[offset : offset + limit])
+        by_key = {client.key: client for client in visible.filter(key__in=[r[0] for r in rows])}
+        clients = [by_key[row[0]] for row in rows]
+    figures = {key: values for key, *values in rows}
+    result = []
+    for client in clients:
+        risk_score, days_inactive, mrr, reasons = figures[client.key]
+        result.append(
+            {
+                "key": client.key,
+                "name": client.name,
+                "pod": client.pod.name,
+                "account_manager": client.account_manager.name,
+                "risk_score": risk_score,
+                "days_inactive": days_inactive,
+                "mrr": mrr,
+                "reasons": reasons or [],
+            }
         )
-        by_key = {client.key: client for client in visible.filter(key__in=keys)}
-        clients = [by_key[key] for key in keys]
-    # Only the keys the table shows are read out of the stored JSON (in SQL).
-    rows = {
-        key: dict(zip(fields, values, strict=True))
-        for key, *values in risky.filter(key__in=keys).values_list(
-            "key", *(f"values__{field}" for field in fields)
-        )
+    return result, total
+
+
+def pod_rows(*, run, pods) -> list[dict]:
+    """The given pods' figures in the run (the rows of a pods table, in the pods' order), with
+    their departments: one query, reading only the table's columns."""
+    pods = list(pods)
+    if run is None or not pods:
+        return []
+    cells = {
+        key: values
+        for key, *values in MetricRow.objects.filter(
+            run=run, level=POD, key__in=[pod.key for pod in pods]
+        ).values_list("key", *(f"values__{column}" for column in POD_COLUMNS))
     }
     return [
         {
-            "key": client.key,
-            "name": client.name,
-            "pod": client.pod.name,
-            "account_manager": client.account_manager.name,
-            **{k: rows[client.key][k] for k in ("risk_score", "days_inactive", "mrr")},
-            "reasons": rows[client.key]["risk_reasons"] or [],
+            "key": pod.key,
+            "name": pod.name,
+            "department": pod.department.name if pod.department else "",
+            "department_key": pod.department.key if pod.department else None,
+            "cells": list(zip(POD_COLUMNS, cells[pod.key], strict=True)),
         }
-        for client in clients
-    ], total
-
-
-def pod_rows(*, user, run) -> list[dict]:
-    """Each visible pod's figures in the run, with its department."""
-    if run is None:
-        return []
-    pods = {pod.key: pod for pod in pods_visible_to(user)}
-    rows = MetricRow.objects.filter(run=run, level="pod", key__in=list(pods)).values_list(
-        "key", "values"
-    )
-    return sorted(
-        (
-            {
-                "key": key,
-                "name": pods[key].name,
-                "department": pods[key].department.name if pods[key].department else "",
-                "department_key": pods[key].department.key if pods[key].department else None,
-                "cells": [(column, values.get(column)) for column in POD_COLUMNS],
-            }
-            for key, values in rows
-        ),
-        key=lambda row: row["name"],
-    )
+        for pod in pods
+        if pod.key in cells
+    ]
 
 
 RISK_BANDS = (
@@ -301,16 +329,15 @@ def risk_bands(*, user, run, pod_keys=None) -> list[dict]:
     each band of risk score (one aggregate query)."""
     if run is None:
         return []
-    score = _json_number("risk_score", IntegerField())
-    rows = MetricRow.objects.filter(run=run, level="client", values__risk_score__isnull=False)
+    rows = MetricRow.objects.filter(run=run, level=CLIENT, risk_score__isnull=False)
     if pod_keys is not None:
         visible = clients_visible_to(user).filter(pod__key__in=list(pod_keys))
         rows = rows.filter(key__in=visible.values("key"))
     elif not sees_everything(user):
         rows = rows.filter(key__in=clients_visible_to(user).values("key"))
-    counts = rows.annotate(score_value=score).aggregate(
+    counts = rows.aggregate(
         **{
-            label: Count("id", filter=Q(score_value__gte=low, score_value__lte=high))
+            label: Count("risk_score", filter=Q(risk_score__gte=low, risk_score__lte=high))
             for label, low, high in RISK_BANDS
         }
     )
@@ -343,18 +370,28 @@ def client_history(*, client_key: str) -> list[dict]:
     return history
 
 
-def tactic_owners(*, user, run) -> list[dict]:
-    """Each visible person who ended tactics in the run's period, with their win/loss."""
-    people = {person.key: person for person in staff_visible_to(user).filter(active=True)}
-    rows = rows_for(run=run, level=STAFF, keys=people)
-    owners = [
-        {"person": people[key], **values}
-        for key, values in rows.items()
-        if values.get("tactic_wins", 0)
-        + values.get("tactic_losses", 0)
-        + values.get("tactic_inconclusive", 0)
-    ]
-    return sorted(owners, key=lambda row: (-(row["tactic_wins"] or 0), row["person"].name))
+def tactic_owners(*, user, run):
+    """The visible active people who ended tactics in the run's period, most wins first, then
+    by name: a queryset to page (the stored columns filter and sort in SQL); `owner_rows`
+    reads the figures of the people shown."""
+    rows = _staff_rows(run)
+    return (
+        staff_visible_to(user)
+        .filter(active=True)
+        .annotate(
+            tactics_ended=Subquery(rows.values("tactics_ended")),
+            wins=Coalesce(Subquery(rows.values("tactic_wins")), 0),
+        )
+        .filter(tactics_ended__gt=0)
+        .order_by("-wins", "name", "key")
+    )
+
+
+def owner_rows(*, run, people) -> list[dict]:
+    """Each of the given people with their figures in the run (one query)."""
+    people = list(people)
+    figures = rows_for(run=run, level=STAFF, keys=[person.key for person in people])
+    return [{"person": person, **figures.get(person.key, {})} for person in people]
 
 
 def training_people(*, user):

@@ -28,6 +28,9 @@ LIST_LEVELS = {"departments": DEPARTMENT, "pods": POD, "staff": STAFF, "clients"
 DAILY_CLIENT_KEYS = ("mrr", "days_inactive", "risk_score", "risk_signals", "risk_reasons")
 # Weekly runs keep the levels the by-week charts draw (filtered by department or pod).
 WEEKLY_LEVELS = (AGENCY, DEPARTMENT, POD)
+# Figures the pages sort, filter and page by, copied out of the values into their columns.
+COPIED = ("risk_score", "days_inactive", "mrr", "leaderboard_rank", "tactic_wins")
+ENDED_TACTICS = ("tactic_wins", "tactic_losses", "tactic_inconclusive")
 
 
 @transaction.atomic
@@ -50,7 +53,7 @@ def store_run(*, kind: str, period: str, result: dict, seconds: float) -> Metric
         computed_at=timezone.now(),
         seconds=seconds,
     )
-    rows = [MetricRow(run=run, level=AGENCY, key=AGENCY, values=result["agency"])]
+    rows = [metric_row(run=run, level=AGENCY, key=AGENCY, values=result["agency"])]
     for name, level in LIST_LEVELS.items():
         if kind == MetricRun.Kind.WEEKLY and level not in WEEKLY_LEVELS:
             continue
@@ -58,9 +61,22 @@ def store_run(*, kind: str, period: str, result: dict, seconds: float) -> Metric
             values = {k: v for k, v in entry.items() if k != "key"}
             if kind == MetricRun.Kind.DAILY and level == CLIENT:
                 values = {k: values[k] for k in DAILY_CLIENT_KEYS if k in values}
-            rows.append(MetricRow(run=run, level=level, key=entry["key"], values=values))
+            rows.append(metric_row(run=run, level=level, key=entry["key"], values=values))
     MetricRow.objects.bulk_create(rows, batch_size=1000)
     return run
+
+
+def metric_row(*, run, level: str, key: str, values: dict) -> MetricRow:
+    """An unsaved row of a run, with the figures pages sort and filter by in their columns."""
+    return MetricRow(
+        run=run,
+        level=level,
+        key=key,
+        values=values,
+        on_leaderboard="leaderboard_parts" in values,
+        tactics_ended=sum(values.get(name) or 0 for name in ENDED_TACTICS),
+        **{name: values.get(name) for name in COPIED},
+    )
 
 
 def _compute_and_store(*, kind: str, period: str, as_of, start, also_weekly=False):

@@ -72,6 +72,65 @@ def test_refresh_replaces_the_current_runs_instead_of_piling_them_up(small_agenc
     assert agency["mrr"] == 6000.0
 
 
+SORTED_BY = ("risk_score", "days_inactive", "mrr", "leaderboard_rank", "tactic_wins")
+
+
+def columns(row) -> dict:
+    return {name: getattr(row, name) for name in (*SORTED_BY, "tactics_ended", "on_leaderboard")}
+
+
+def expected_columns(row) -> dict:
+    ended = ("tactic_wins", "tactic_losses", "tactic_inconclusive")
+    return {
+        **{name: row.values.get(name) for name in SORTED_BY},
+        "tactics_ended": sum(row.values.get(name) or 0 for name in ended),
+        "on_leaderboard": "leaderboard_parts" in row.values,
+    }
+
+
+@pytest.mark.django_db
+def test_stored_rows_copy_what_pages_sort_by_into_columns(small_agency):
+    from workflows.models import Tactic
+
+    am = small_agency.members.get()
+    acme = small_agency.clients.first()
+    Tactic.objects.create(
+        key="t1",
+        client=acme,
+        owner=am,
+        name="Landing page",
+        started_on=D(2026, 1, 5),
+        ended_on=D(2026, 2, 1),
+        outcome="win",
+    )
+    refresh_current(today=D(2026, 3, 31))
+
+    rows = MetricRow.objects.filter(run__kind="current", run__period="quarter")
+    for row in rows:
+        assert columns(row) == expected_columns(row), (row.level, row.key)
+    person = rows.get(level="staff", key=am.key)
+    assert (person.tactic_wins, person.tactics_ended, person.on_leaderboard) == (1, 1, True)
+    assert {row.mrr for row in rows.filter(level="client")} == {1000.0, 2000.0, 3000.0}
+
+
+@pytest.mark.django_db
+def test_the_migration_fills_the_columns_of_rows_stored_before_it(small_agency):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("metrics.migrations.0004_metric_row_columns")
+    backfill(since=D(2026, 3, 1), until=D(2026, 3, 31), every_days=7)
+    refresh_current(today=D(2026, 3, 31))
+    expected = {row.id: expected_columns(row) for row in MetricRow.objects.all()}
+    MetricRow.objects.update(**dict.fromkeys(SORTED_BY), tactics_ended=0, on_leaderboard=False)
+
+    migration.fill_columns(apps, None)
+
+    assert {row.id: columns(row) for row in MetricRow.objects.all()} == expected
+    assert any(value["risk_score"] for value in expected.values())
+
+
 @pytest.mark.django_db
 def test_daily_snapshots_keep_only_what_trends_need_for_clients(small_agency):
     count = backfill(since=D(2026, 3, 1), until=D(2026, 3, 31), every_days=7)

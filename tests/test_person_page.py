@@ -392,7 +392,7 @@ def test_page_two_of_weekly_goals_comes_as_a_fragment_for_htmx(client, agency):
 
 
 QUERIES = {
-    "/people/alma/": 12,
+    "/people/alma/": 11,
     f"/people/alma/tasks/?{PERIOD}": 8,
     f"/people/alma/weekly-goals/?{PERIOD}": 6,
     f"/people/alma/postponements/?{PERIOD}": 8,

@@ -27,6 +27,7 @@ from ..registry import AGENCY, BY_KEY, CLIENT, DEPARTMENT, METRICS, POD, STAFF
 PANELS = ("tiles", "at-risk", "pods", "charts")
 AT_RISK_SHOWN = 15
 LEADERBOARD_SHOWN = 20
+PODS_SHOWN = 10  # rows of the pods tables (god-view, department) per page
 PEOPLE_SHOWN = 25  # rows of people per page on the tactics and training pages
 # The at-risk table's sortable columns: (sort key, heading, cell class).
 RISK_COLUMNS = (
@@ -43,8 +44,10 @@ def _period(request) -> dict:
     period = request.GET.get("period", QUARTER)
     if period not in PERIOD_LABELS:
         period = QUARTER
-    run = selectors.current_run(period=period)
-    previous = selectors.current_run(period=PREVIOUS[period]) if period in PREVIOUS else None
+    previous_period = PREVIOUS.get(period)  # None for last quarter
+    runs = selectors.current_runs(periods={period, previous_period} - {None})
+    run = runs.get(period)
+    previous = runs.get(previous_period)
     return {
         "period": period,
         "period_label": PERIOD_LABELS[period],
@@ -100,13 +103,13 @@ def _pager(request, page, dom_id: str) -> dict:
     }
 
 
-def _scope(scope: dict, pods: list[dict]) -> tuple[str, str, list | None]:
+def _scope(scope: dict) -> tuple[str, str, list | None]:
     """The level and key the god-view's figures are read at, and the pods it covers (None:
     every visible pod)."""
     if scope["pod"]:
         return POD, scope["pod"].key, [scope["pod"].key]
     if scope["department"]:
-        return DEPARTMENT, scope["department"].key, [row["key"] for row in pods]
+        return DEPARTMENT, scope["department"].key, [pod.key for pod in scope["pod_choices"]]
     return AGENCY, AGENCY, None
 
 
@@ -151,15 +154,10 @@ def godview(request):
     if sort not in selectors.RISK_SORTS:
         sort = "risk"
     scope = _filters(request)
-    pods = selectors.pod_rows(user=request.user, run=run)
-    if scope["pod"]:
-        pods = [row for row in pods if row["key"] == scope["pod"].key]
-    elif scope["department"]:
-        pods = [row for row in pods if row["department_key"] == scope["department"].key]
-    level, key, pod_keys = _scope(scope, pods)
+    level, key, pod_keys = _scope(scope)
     panel = request.GET.get("panel")
     context |= scope
-    context |= {"sort": sort, "pods": pods, "panel": panel}
+    context |= {"sort": sort, "panel": panel}
     wanted = panel if request.htmx and panel in PANELS else None  # None: the whole page
     if panel == "charts":
         context["charts"] = _charts(request.user, run, level, key, pod_keys)
@@ -170,7 +168,14 @@ def godview(request):
             run=run, previous_run=context["previous_run"], level=level, key=key
         )
     if wanted in (None, "pods"):
-        context["pod_columns"] = [BY_KEY[key] for key in selectors.POD_COLUMNS]
+        # The pods the filters leave (pod_choices: in name order), a page of them shown.
+        pods = [scope["pod"]] if scope["pod"] else scope["pod_choices"]
+        page = Paginator(pods, PODS_SHOWN).get_page(request.GET.get("pods_page"))
+        context |= {
+            "pods": selectors.pod_rows(run=run, pods=page.object_list),
+            "pods_page": page,
+            "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
+        }
     template = "metrics/godview.html"
     if wanted:
         template += f"#{wanted}"
@@ -209,20 +214,19 @@ def department_detail(request, key):
     department = get_object_or_404(Department, key=key)
     context = _period(request)
     run = context["run"]
-    pods = [
-        row
-        for row in selectors.pod_rows(user=request.user, run=run)
-        if row["department_key"] == department.key
-    ]
+    pods = pods_visible_to(request.user).filter(department=department).order_by("name")
+    page = Paginator(pods, PODS_SHOWN).get_page(request.GET.get("page"))
     context |= {
         "department": department,
         "tiles": selectors.tiles(
             run=run, previous_run=context["previous_run"], level=DEPARTMENT, key=department.key
         ),
-        "pods": pods,
+        "pods": selectors.pod_rows(run=run, pods=page.object_list),
         "pod_columns": [BY_KEY[key] for key in selectors.POD_COLUMNS],
+        **_pager(request, page, "pods"),
     }
-    return render(request, "metrics/department_detail.html", context)
+    template = "metrics/department_detail.html"
+    return render(request, template + "#pods" if request.htmx else template, context)
 
 
 # The lists of the person page that load from their own URLs (workflows), by list name.
@@ -339,7 +343,10 @@ def tactics(request):
     }
     owners = selectors.tactic_owners(user=request.user, run=run)
     page = Paginator(owners, PEOPLE_SHOWN).get_page(request.GET.get("page"))
-    context |= {"owners": page.object_list, **_pager(request, page, "owners")}
+    context |= {
+        "owners": selectors.owner_rows(run=run, people=page.object_list),
+        **_pager(request, page, "owners"),
+    }
     template = "metrics/tactics.html"
     return render(request, template + "#owners" if request.htmx else template, context)
 
@@ -373,11 +380,17 @@ def leaderboard(request):
     """People ranked per role on plan vs fact, every part of each score shown: each role's
     first LEADERBOARD_SHOWN, and the role asked for in ?role= paged with ?page=."""
     context = _period(request)
-    roles = selectors.leaderboard(user=request.user, run=context["run"])
+    run = context["run"]
+    roles = selectors.leaderboard(user=request.user, run=run)
     expanded = request.GET.get("role")
     for role in roles:
         number = request.GET.get("page") if role["role"] == expanded else 1
-        role["page"] = Paginator(role.pop("entries"), LEADERBOARD_SHOWN).get_page(number)
+        role["page"] = Paginator(role.pop("keys"), LEADERBOARD_SHOWN).get_page(number)
+    shown = [key for role in roles for key in role["page"].object_list]
+    entries = selectors.leaderboard_entries(run=run, keys=shown)
+    for role in roles:
+        # A person who left between the two reads is not shown.
+        role["entries"] = [entries[key] for key in role["page"].object_list if key in entries]
     context["roles"] = roles
     return render(request, "metrics/leaderboard.html", context)
 
