@@ -40,7 +40,6 @@ import asana
 import redis
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import ClientGoal, GoalStatus
@@ -48,6 +47,7 @@ from godview.agency import agency_zone
 from godview.services import schedule_metrics_refresh
 from workflows.models import DeadlineChange, Task, TaskComment, TaskSource
 
+from .. import connections
 from ..freshness import record_sync_run
 from ..locks import advisory_lock
 from ..models import AsanaProject, ConnectionStatus, SyncSource
@@ -152,24 +152,14 @@ def connection_status() -> ConnectionStatus:
 
 
 def mark_broken(reason: str) -> None:
-    """Stop syncing until someone fixes the token: the reason shows in the admin and on the
-    sync status page."""
-    ConnectionStatus.objects.update_or_create(
-        source=SyncSource.ASANA, defaults={"broken_at": timezone.now(), "reason": reason[:2000]}
-    )
-
-
-def clear_broken() -> None:
-    ConnectionStatus.objects.filter(source=SyncSource.ASANA).update(broken_at=None, reason="")
+    """Stop syncing until someone fixes the token (`integrations.connections`)."""
+    connections.mark_broken(SyncSource.ASANA, reason)
 
 
 def _raise_if_broken() -> None:
-    status = ConnectionStatus.objects.filter(source=SyncSource.ASANA).first()
-    if status is not None and status.is_broken:
-        raise ConnectionBroken(
-            f"The Asana connection is broken since {status.broken_at:%Y-%m-%d %H:%M} UTC: "
-            f'{status.reason} Fix the token, then use "Try again" in the admin.'
-        )
+    reason = connections.broken_reason(SyncSource.ASANA)
+    if reason is not None:
+        raise ConnectionBroken(reason)
 
 
 # ----------------------------------------------------------------------- locking
@@ -881,13 +871,3 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value)).quantize(Decimal("0.0001"))
     except (InvalidOperation, ValueError):
         return None
-
-
-def stale_projects(before: datetime.datetime) -> list[str]:
-    """Mapped projects not synced successfully since ``before`` (for the beat's fan-out)."""
-    gids = mapped_projects()
-    return list(
-        AsanaProject.objects.filter(gid__in=gids)
-        .filter(Q(last_success_at__lt=before) | Q(last_success_at=None))
-        .values_list("gid", flat=True)
-    )

@@ -17,10 +17,6 @@ class NotConfigured(CrmError):
     """No CRM chosen, or its token or address is missing from the environment."""
 
 
-def active_crm() -> str:
-    return AgencySettings.load().crm
-
-
 def adapter_from_settings(*, acquire_timeout: float = 30.0):
     """The adapter of the CRM chosen in the admin, under one request budget per account
     shared by every worker (Redis)."""

@@ -13,7 +13,7 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from clients.models import CRM_CONTACT_RULES, Channel, Direction
+from clients.models import Channel, Direction
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,6 @@ class Page:
 
 # --------------------------------------------------------------------------- the rules
 # The rules in words: clients.models.CRM_CONTACT_RULES (shown in the glossary).
-RULES = CRM_CONTACT_RULES
 
 
 def call(*, completed: bool, inbound: bool) -> tuple[str | None, str | None, str]:

@@ -28,9 +28,10 @@ from godview.models import Staff
 from godview.services import schedule_metrics_refresh
 from workflows.models import Deal, DealStatus
 
+from .. import connections
 from ..freshness import record_sync_run
 from ..locks import advisory_lock
-from ..models import ConnectionStatus, CrmCompany, CrmCursor, CrmOwner, UnassignedActivity
+from ..models import CrmCompany, CrmCursor, CrmOwner, UnassignedActivity
 from .errors import ConnectionBroken
 from .records import Activity, Company, DealRecord
 
@@ -83,13 +84,9 @@ def sync_crm(
 ):
     """Sync everything the adapter offers; None when another run holds the CRM. Raises the
     adapter's errors (RateLimited, Transient: retry; ConnectionBroken: stop)."""
-    status = ConnectionStatus.objects.filter(source=adapter.source).first()
-    if status is not None and status.is_broken:
-        raise ConnectionBroken(
-            f"The {status.get_source_display()} connection is broken since "
-            f"{status.broken_at:%Y-%m-%d %H:%M} UTC: {status.reason} Fix the token, then use "
-            '"Try again" on Connection statuses in the admin.'
-        )
+    reason = connections.broken_reason(adapter.source)
+    if reason is not None:
+        raise ConnectionBroken(reason)
     with crm_lock(adapter.source) as held:
         if not held:
             return None
@@ -102,10 +99,7 @@ def sync_crm(
             _record(run, started, error=message)
             if isinstance(exc, ConnectionBroken):
                 # Stop calling the CRM until someone fixes the token: no retry loop.
-                ConnectionStatus.objects.update_or_create(
-                    source=adapter.source,
-                    defaults={"broken_at": timezone.now(), "reason": message[:2000]},
-                )
+                connections.mark_broken(adapter.source, message)
             raise
         _record(run, started)
         return run.result
